@@ -1,0 +1,357 @@
+// The table file format (save_to_file_system / load_from_file_system).
+//
+//   offset 0   header, 32 bytes, little-endian:
+//              "TFRAKV01" | u32 format_version=1 | u32 key_kind |
+//              u32 value_dtype | u32 value_bytes | i64 dim
+//   offset 32  records, back to back:
+//              int keys:    key (4 or 8 bytes)          | value row
+//              string keys: u32 length | length bytes   | value row
+//              (value row = dim * value_bytes raw bytes, host byte order)
+//   end - 24   footer: u64 record_count | u32 crc32c(header + records) |
+//              u32 zero | "TFRAEND1"
+//
+// The footer makes truncation and foreign files detectable before any row is
+// applied: loading first verifies the whole file (structure, count, CRC) in a
+// streaming pass, then applies it in a second pass. Both passes and the
+// writer use buffers of `buffer_size` bytes, so extra memory is bounded by the
+// buffer, not by the table. value_dtype is an opaque code chosen by the
+// caller (the TF kernels store tensorflow::DataType).
+#ifndef TFRA_CC_CORE_KV_FILE_H_
+#define TFRA_CC_CORE_KV_FILE_H_
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "cc/core/crc32c.h"
+#include "cc/core/key_store.h"
+#include "cc/core/status.h"
+
+namespace tfra {
+namespace core {
+
+enum KeyKind : uint32_t { kKeyInt32 = 1, kKeyInt64 = 2, kKeyString = 3 };
+
+template <typename K>
+constexpr uint32_t KeyKindOf() {
+  return std::is_same<K, std::string>::value ? kKeyString
+         : sizeof(K) == 4                    ? kKeyInt32
+                                             : kKeyInt64;
+}
+
+inline const char* KeyKindName(uint32_t kind) {
+  switch (kind) {
+    case kKeyInt32: return "int32";
+    case kKeyInt64: return "int64";
+    case kKeyString: return "string";
+    default: return "unknown";
+  }
+}
+
+struct KvFileHeader {
+  uint32_t key_kind = 0;
+  uint32_t value_dtype = 0;
+  uint32_t value_bytes = 0;
+  int64_t dim = 0;
+  size_t row_bytes() const { return static_cast<size_t>(dim) * value_bytes; }
+};
+
+class ByteSink {
+ public:
+  virtual ~ByteSink() = default;
+  virtual Status Append(const char* data, size_t n) = 0;
+};
+
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  virtual uint64_t Size() const = 0;
+  // Reads exactly n bytes at offset or fails.
+  virtual Status Read(uint64_t offset, size_t n, char* dst) = 0;
+};
+
+namespace kvfile {
+constexpr char kMagic[9] = "TFRAKV01";
+constexpr char kEndMagic[9] = "TFRAEND1";
+constexpr uint32_t kVersion = 1;
+constexpr size_t kHeaderBytes = 32;
+constexpr size_t kFooterBytes = 24;
+}  // namespace kvfile
+
+// Streams rows into a ByteSink through a fixed-size buffer.
+template <typename K>
+class KvFileWriter {
+ public:
+  KvFileWriter(ByteSink* sink, const KvFileHeader& header, size_t buffer_size)
+      : sink_(sink), header_(header) {
+    buf_.reserve(buffer_size < 4096 ? 4096 : buffer_size);
+  }
+
+  Status Begin() {
+    char h[kvfile::kHeaderBytes];
+    std::memcpy(h, kvfile::kMagic, 8);
+    Put32(h + 8, kvfile::kVersion);
+    Put32(h + 12, header_.key_kind);
+    Put32(h + 16, header_.value_dtype);
+    Put32(h + 20, header_.value_bytes);
+    int64_t dim = header_.dim;
+    std::memcpy(h + 24, &dim, 8);
+    return Add(h, sizeof(h));
+  }
+
+  Status Write(const K* keys, const char* values, size_t count) {
+    const size_t rb = header_.row_bytes();
+    for (size_t i = 0; i < count; ++i) {
+      TFRA_CORE_RETURN_IF_ERROR(AddKey(keys[i]));
+      TFRA_CORE_RETURN_IF_ERROR(Add(values + i * rb, rb));
+    }
+    count_ += count;
+    return Status::OK();
+  }
+
+  Status Finish() {
+    TFRA_CORE_RETURN_IF_ERROR(Flush());
+    char f[kvfile::kFooterBytes];
+    std::memcpy(f, &count_, 8);
+    Put32(f + 8, crc_);
+    Put32(f + 12, 0);
+    std::memcpy(f + 16, kvfile::kEndMagic, 8);
+    return sink_->Append(f, sizeof(f));
+  }
+
+  uint64_t count() const { return count_; }
+
+ private:
+  static void Put32(char* p, uint32_t v) { std::memcpy(p, &v, 4); }
+
+  Status AddKey(const std::string& key) {
+    char len[4];
+    Put32(len, static_cast<uint32_t>(key.size()));
+    TFRA_CORE_RETURN_IF_ERROR(Add(len, 4));
+    return Add(key.data(), key.size());
+  }
+  template <typename T>
+  Status AddKey(const T& key) {
+    return Add(reinterpret_cast<const char*>(&key), sizeof(T));
+  }
+
+  Status Add(const char* data, size_t n) {
+    crc_ = Crc32c::Extend(crc_, data, n);
+    if (buf_.size() + n > buf_.capacity()) TFRA_CORE_RETURN_IF_ERROR(Flush());
+    if (n >= buf_.capacity()) return sink_->Append(data, n);
+    buf_.insert(buf_.end(), data, data + n);
+    return Status::OK();
+  }
+
+  Status Flush() {
+    if (buf_.empty()) return Status::OK();
+    Status s = sink_->Append(buf_.data(), buf_.size());
+    buf_.clear();
+    return s;
+  }
+
+  ByteSink* sink_;
+  KvFileHeader header_;
+  std::vector<char> buf_;
+  uint32_t crc_ = 0;
+  uint64_t count_ = 0;
+};
+
+// Reads a table file: Open() checks header and footer, Verify() streams the
+// records checking structure, count and CRC, ReadAll() hands out chunks of
+// decoded rows. `name` (the path) appears in every error message.
+template <typename K>
+class KvFileReader {
+ public:
+  using Arg = KeyArg<K>;
+  using ChunkFn =
+      std::function<Status(const Arg* keys, const char* values, size_t count)>;
+
+  KvFileReader(ByteSource* src, std::string name, size_t buffer_size)
+      : src_(src), name_(std::move(name)),
+        buffer_size_(buffer_size < 4096 ? 4096 : buffer_size) {}
+
+  const KvFileHeader& header() const { return header_; }
+  uint64_t count() const { return count_; }
+
+  Status Open() {
+    const uint64_t size = src_->Size();
+    if (size < kvfile::kHeaderBytes + kvfile::kFooterBytes) {
+      return DataLoss(Describe("is too short to be a table file (" +
+                               std::to_string(size) + " bytes); truncated?"));
+    }
+    char h[kvfile::kHeaderBytes];
+    TFRA_CORE_RETURN_IF_ERROR(src_->Read(0, sizeof(h), h));
+    if (std::memcmp(h, kvfile::kMagic, 8) != 0) {
+      return DataLoss(Describe("is not a TFRA table file (bad magic)"));
+    }
+    if (Get32(h + 8) != kvfile::kVersion) {
+      return DataLoss(Describe("has unsupported format version " +
+                               std::to_string(Get32(h + 8))));
+    }
+    header_.key_kind = Get32(h + 12);
+    header_.value_dtype = Get32(h + 16);
+    header_.value_bytes = Get32(h + 20);
+    std::memcpy(&header_.dim, h + 24, 8);
+    if (header_.key_kind != KeyKindOf<K>()) {
+      return Status(Code::kInvalidArgument,
+                    Describe(std::string("holds ") +
+                             KeyKindName(header_.key_kind) +
+                             " keys but the table's key dtype is " +
+                             KeyKindName(KeyKindOf<K>())));
+    }
+    if (header_.dim < 1 || header_.value_bytes == 0 ||
+        header_.value_bytes > 16) {
+      return DataLoss(Describe("has a corrupt header"));
+    }
+    char f[kvfile::kFooterBytes];
+    TFRA_CORE_RETURN_IF_ERROR(src_->Read(size - sizeof(f), sizeof(f), f));
+    if (std::memcmp(f + 16, kvfile::kEndMagic, 8) != 0) {
+      return DataLoss(Describe("has no valid footer; the file is truncated "
+                               "or was not completely written"));
+    }
+    std::memcpy(&count_, f, 8);
+    expected_crc_ = Get32(f + 8);
+    records_end_ = size - kvfile::kFooterBytes;
+    return Status::OK();
+  }
+
+  Status Verify() {
+    return Scan(nullptr);
+  }
+
+  Status ReadAll(const ChunkFn& fn) { return Scan(&fn); }
+
+ private:
+  static uint32_t Get32(const char* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+  }
+  std::string Describe(const std::string& what) const {
+    return "table file '" + name_ + "' " + what;
+  }
+
+  // Sequential buffered reads over [header end, records_end_).
+  Status Take(char* dst, size_t n) {
+    while (n > 0) {
+      if (pos_ == buf_.size()) {
+        const uint64_t left = records_end_ - offset_;
+        if (left == 0) {
+          return DataLoss(Describe("ends in the middle of a record; truncated "
+                                   "or corrupt"));
+        }
+        const size_t want = left < buffer_size_ ? left : buffer_size_;
+        buf_.resize(want);
+        TFRA_CORE_RETURN_IF_ERROR(src_->Read(offset_, want, buf_.data()));
+        crc_ = Crc32c::Extend(crc_, buf_.data(), want);
+        offset_ += want;
+        pos_ = 0;
+      }
+      const size_t k = std::min(n, buf_.size() - pos_);
+      std::memcpy(dst, buf_.data() + pos_, k);
+      pos_ += k;
+      dst += k;
+      n -= k;
+    }
+    return Status::OK();
+  }
+
+  Status Scan(const ChunkFn* fn) {
+    char h[kvfile::kHeaderBytes];
+    TFRA_CORE_RETURN_IF_ERROR(src_->Read(0, sizeof(h), h));
+    crc_ = Crc32c::Extend(0, h, sizeof(h));
+    offset_ = kvfile::kHeaderBytes;
+    buf_.clear();
+    pos_ = 0;
+    const size_t rb = header_.row_bytes();
+    const size_t key_guess = std::is_same<K, std::string>::value ? 24 : sizeof(K);
+    const size_t chunk_rows = std::max<size_t>(1, buffer_size_ / (rb + key_guess));
+    std::vector<K> keys;
+    std::vector<char> values;
+    if (fn != nullptr) {
+      keys.resize(chunk_rows);
+      values.resize(chunk_rows * rb);
+    }
+    size_t filled = 0;
+    for (uint64_t i = 0; i < count_; ++i) {
+      K key_tmp;
+      K& key = fn != nullptr ? keys[filled] : key_tmp;
+      TFRA_CORE_RETURN_IF_ERROR(TakeKey(&key));
+      char* dst = fn != nullptr ? values.data() + filled * rb : nullptr;
+      if (dst != nullptr) {
+        TFRA_CORE_RETURN_IF_ERROR(Take(dst, rb));
+      } else {
+        TFRA_CORE_RETURN_IF_ERROR(Skip(rb));
+      }
+      if (fn != nullptr && ++filled == chunk_rows) {
+        TFRA_CORE_RETURN_IF_ERROR(Emit(*fn, keys, values, filled));
+        filled = 0;
+      }
+    }
+    if (fn != nullptr && filled > 0) {
+      TFRA_CORE_RETURN_IF_ERROR(Emit(*fn, keys, values, filled));
+    }
+    if (offset_ != records_end_ || pos_ != buf_.size()) {
+      return DataLoss(Describe("has trailing bytes after " +
+                               std::to_string(count_) + " records; corrupt"));
+    }
+    if (crc_ != expected_crc_) {
+      return DataLoss(Describe("fails its checksum; the file is corrupt"));
+    }
+    return Status::OK();
+  }
+
+  Status Skip(size_t n) {
+    char tmp[256];
+    while (n > 0) {
+      const size_t k = n < sizeof(tmp) ? n : sizeof(tmp);
+      TFRA_CORE_RETURN_IF_ERROR(Take(tmp, k));
+      n -= k;
+    }
+    return Status::OK();
+  }
+
+  Status TakeKey(std::string* key) {
+    char len[4];
+    TFRA_CORE_RETURN_IF_ERROR(Take(len, 4));
+    const uint32_t n = Get32(len);
+    if (n > records_end_ - offset_ + (buf_.size() - pos_)) {
+      return DataLoss(Describe("has a string key longer than the file; "
+                               "corrupt"));
+    }
+    key->resize(n);
+    return Take(&(*key)[0], n);
+  }
+  template <typename T>
+  Status TakeKey(T* key) {
+    return Take(reinterpret_cast<char*>(key), sizeof(T));
+  }
+
+  static Status Emit(const ChunkFn& fn, const std::vector<K>& keys,
+                     const std::vector<char>& values, size_t count) {
+    std::vector<Arg> args(keys.begin(), keys.begin() + count);
+    return fn(args.data(), values.data(), count);
+  }
+
+  ByteSource* src_;
+  std::string name_;
+  size_t buffer_size_;
+  KvFileHeader header_;
+  uint64_t count_ = 0;
+  uint32_t expected_crc_ = 0;
+  uint64_t records_end_ = 0;
+  uint64_t offset_ = 0;
+  std::vector<char> buf_;
+  size_t pos_ = 0;
+  uint32_t crc_ = 0;
+};
+
+}  // namespace core
+}  // namespace tfra
+
+#endif  // TFRA_CC_CORE_KV_FILE_H_
