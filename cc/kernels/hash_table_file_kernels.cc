@@ -1,0 +1,248 @@
+// SaveToFileSystem / LoadFromFileSystem kernels: stream a table to and from
+// files in the table file format (cc/core/kv_file.h) through TF's Env, so any
+// filesystem TF knows (local, GCS, HDFS, ...) works.
+//
+// Save is atomic: rows stream into "<file>.tmp-<unique>", which is synced and
+// closed, then renamed over "<file>". A save killed part-way leaves the
+// previous file intact. Memory beyond the table is one buffer_size buffer;
+// each shard is read under its shared lock while it streams.
+//
+// Load is all-or-nothing on bad input: every file is opened and verified
+// (header, dtypes, dim, record structure, count, CRC) before the first row is
+// inserted. Loaded rows are inserted (insert-or-assign) into the existing
+// content; when several files hold a key the later file (by name) wins.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "cc/core/kv_file.h"
+#include "cc/kernels/table_resource.h"
+#include "tensorflow/core/framework/op_kernel.h"
+#include "tensorflow/core/framework/register_types.h"
+#include "tensorflow/core/platform/env.h"
+#include "tensorflow/core/platform/path.h"
+#include "tensorflow/core/platform/random.h"
+
+namespace tensorflow {
+namespace tfra_ops {
+namespace {
+
+namespace tc = ::tfra::core;
+
+constexpr char kFileSuffix[] = ".tfrakv";
+
+class TfFileSink : public tc::ByteSink {
+ public:
+  explicit TfFileSink(WritableFile* file) : file_(file) {}
+  tc::Status Append(const char* data, size_t n) override {
+    const absl::Status s = file_->Append(absl::string_view(data, n));
+    return s.ok() ? tc::Status::OK()
+                  : tc::Status(tc::Code::kInternal, std::string(s.message()));
+  }
+
+ private:
+  WritableFile* file_;
+};
+
+class TfFileSource : public tc::ByteSource {
+ public:
+  TfFileSource(std::unique_ptr<RandomAccessFile> file, uint64_t size)
+      : file_(std::move(file)), size_(size) {}
+  uint64_t Size() const override { return size_; }
+  tc::Status Read(uint64_t offset, size_t n, char* dst) override {
+    absl::string_view got;
+    const absl::Status s = file_->Read(offset, n, &got, dst);
+    if (got.size() != n) {
+      return tc::DataLoss("short read: " + std::string(s.message()));
+    }
+    if (got.data() != dst) std::memcpy(dst, got.data(), n);
+    return tc::Status::OK();
+  }
+
+ private:
+  std::unique_ptr<RandomAccessFile> file_;
+  uint64_t size_;
+};
+
+absl::Status ScalarString(OpKernelContext* ctx, int index, const char* arg,
+                          std::string* out) {
+  const Tensor& t = ctx->input(index);
+  if (!TensorShapeUtils::IsScalar(t.shape())) {
+    return errors::InvalidArgument(arg, ": must be a scalar string, got shape ",
+                                   t.shape().DebugString());
+  }
+  *out = std::string(t.scalar<tstring>()());
+  return absl::OkStatus();
+}
+
+template <typename TK>
+class SaveOp : public OpKernel {
+ public:
+  explicit SaveOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("buffer_size", &buffer_size_));
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    core::RefCountPtr<TableResource> table;
+    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, -1, &table));
+    std::string dir, name;
+    OP_REQUIRES_OK(ctx, ScalarString(ctx, 1, "dirpath", &dir));
+    OP_REQUIRES_OK(ctx, ScalarString(ctx, 2, "file_name", &name));
+    OP_REQUIRES(ctx, !name.empty() && name.find('/') == std::string::npos,
+                errors::InvalidArgument("file_name: must be a non-empty name "
+                                        "without '/', got '", name, "'"));
+    Env* env = ctx->env();
+    OP_REQUIRES_OK(ctx, env->RecursivelyCreateDir(dir));
+    const std::string path = io::JoinPath(dir, name + kFileSuffix);
+    const std::string tmp =
+        absl::StrCat(path, ".tmp-", random::New64());
+    const absl::Status s = Write(env, table.get(), tmp);
+    if (!s.ok()) {
+      env->DeleteFile(tmp).IgnoreError();
+      ctx->SetStatus(s);
+      return;
+    }
+    OP_REQUIRES_OK(ctx, env->RenameFile(tmp, path));
+  }
+
+ private:
+  absl::Status Write(Env* env, TableResource* table, const std::string& tmp) {
+    std::unique_ptr<WritableFile> file;
+    TF_RETURN_IF_ERROR(env->NewWritableFile(tmp, &file));
+    TfFileSink sink(file.get());
+    tc::KvFileHeader header;
+    header.key_kind = tc::KeyKindOf<KeyStorage<TK>>();
+    header.value_dtype = static_cast<uint32_t>(table->value_dtype());
+    header.value_bytes = DataTypeSize(table->value_dtype());
+    header.dim = table->dim();
+    tc::KvFileWriter<KeyStorage<TK>> writer(&sink, header, buffer_size_);
+    TF_RETURN_IF_ERROR(ToTfStatus(writer.Begin()));
+    TF_RETURN_IF_ERROR(ToTfStatus(table->typed<TK>()->stream_rows(
+        [&](const KeyStorage<TK>* keys, const char* values, size_t count) {
+          return writer.Write(keys, values, count);
+        })));
+    TF_RETURN_IF_ERROR(ToTfStatus(writer.Finish()));
+    TF_RETURN_IF_ERROR(file->Sync());
+    return file->Close();
+  }
+
+  int64_t buffer_size_ = 0;
+};
+
+template <typename TK>
+class LoadOp : public OpKernel {
+ public:
+  explicit LoadOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("buffer_size", &buffer_size_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("load_entire_dir", &entire_dir_));
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    core::RefCountPtr<TableResource> table;
+    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, -1, &table));
+    std::string dir, name;
+    OP_REQUIRES_OK(ctx, ScalarString(ctx, 1, "dirpath", &dir));
+    OP_REQUIRES_OK(ctx, ScalarString(ctx, 2, "file_name", &name));
+    std::vector<std::string> paths;
+    OP_REQUIRES_OK(ctx, ListFiles(ctx->env(), dir, name, &paths));
+
+    using Reader = tc::KvFileReader<KeyStorage<TK>>;
+    std::vector<std::unique_ptr<TfFileSource>> sources;
+    std::vector<std::unique_ptr<Reader>> readers;
+    for (const std::string& path : paths) {
+      uint64_t size = 0;
+      OP_REQUIRES_OK(ctx, ctx->env()->GetFileSize(path, &size));
+      std::unique_ptr<RandomAccessFile> file;
+      OP_REQUIRES_OK(ctx, ctx->env()->NewRandomAccessFile(path, &file));
+      sources.emplace_back(new TfFileSource(std::move(file), size));
+      readers.emplace_back(new Reader(sources.back().get(), path, buffer_size_));
+      Reader& r = *readers.back();
+      OP_REQUIRES_OK(ctx, ToTfStatus(r.Open()));
+      const DataType file_dtype = static_cast<DataType>(r.header().value_dtype);
+      OP_REQUIRES(ctx, file_dtype == table->value_dtype(),
+                  errors::InvalidArgument(
+                      "table file '", path, "' holds ", DataTypeString(file_dtype),
+                      " values but the table's value dtype is ",
+                      DataTypeString(table->value_dtype())));
+      OP_REQUIRES(ctx, r.header().dim == table->dim(),
+                  errors::InvalidArgument("table file '", path, "' holds rows of dim ",
+                                          r.header().dim, " but the table's dim is ",
+                                          table->dim()));
+      OP_REQUIRES_OK(ctx, ToTfStatus(r.Verify()));
+    }
+    const tc::ParallelFor pf = MakeParallelFor(ctx);
+    for (auto& r : readers) {
+      OP_REQUIRES_OK(ctx, ToTfStatus(r->ReadAll(
+          [&](const KeyArg<TK>* keys, const char* values, size_t count) {
+            return table->typed<TK>()->insert(keys, count, values, pf);
+          })));
+    }
+  }
+
+ private:
+  template <typename T>
+  using KeyArg = typename CoreTable<T>::Arg;
+
+  absl::Status ListFiles(Env* env, const std::string& dir,
+                         const std::string& name,
+                         std::vector<std::string>* paths) {
+    if (!entire_dir_) {
+      const std::string path = io::JoinPath(dir, name + kFileSuffix);
+      const absl::Status exists = env->FileExists(path);
+      if (!exists.ok()) {
+        return errors::NotFound("table file '", path, "' does not exist (dirpath '",
+                                dir, "', file_name '", name, "')");
+      }
+      paths->push_back(path);
+      return absl::OkStatus();
+    }
+    std::vector<std::string> children;
+    const absl::Status listed = env->GetChildren(dir, &children);
+    if (!listed.ok()) {
+      return errors::NotFound("dirpath '", dir, "' cannot be listed: ",
+                              listed.message());
+    }
+    std::sort(children.begin(), children.end());
+    for (const std::string& c : children) {
+      if (absl::EndsWith(c, kFileSuffix)) paths->push_back(io::JoinPath(dir, c));
+    }
+    if (paths->empty()) {
+      return errors::NotFound("dirpath '", dir, "' holds no table files (*",
+                              kFileSuffix, ")");
+    }
+    return absl::OkStatus();
+  }
+
+  int64_t buffer_size_ = 0;
+  bool entire_dir_ = false;
+};
+
+#define TFRA_REGISTER_FILE_KV(K, V)                                   \
+  REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableSaveToFileSystem") \
+                              .Device(DEVICE_CPU)                     \
+                              .TypeConstraint<K>("key_dtype")         \
+                              .TypeConstraint<V>("value_dtype"),      \
+                          SaveOp<K>);                                 \
+  REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableLoadFromFileSystem") \
+                              .Device(DEVICE_CPU)                     \
+                              .TypeConstraint<K>("key_dtype")         \
+                              .TypeConstraint<V>("value_dtype"),      \
+                          LoadOp<K>);
+
+#define TFRA_REGISTER_FILE_ALL_VALUES(K) \
+  TFRA_REGISTER_FILE_KV(K, float)        \
+  TFRA_REGISTER_FILE_KV(K, Eigen::half)  \
+  TFRA_REGISTER_FILE_KV(K, bfloat16)     \
+  TFRA_REGISTER_FILE_KV(K, double)       \
+  TFRA_REGISTER_FILE_KV(K, int8)         \
+  TFRA_REGISTER_FILE_KV(K, int32)        \
+  TFRA_REGISTER_FILE_KV(K, int64_t)      \
+  TFRA_REGISTER_FILE_KV(K, bool)
+
+TFRA_REGISTER_FILE_ALL_VALUES(int64_t)
+TFRA_REGISTER_FILE_ALL_VALUES(int32)
+TFRA_REGISTER_FILE_ALL_VALUES(tstring)
+
+}  // namespace
+}  // namespace tfra_ops
+}  // namespace tensorflow

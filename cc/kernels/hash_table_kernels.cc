@@ -1,0 +1,382 @@
+// OpKernels of the TFRA>CuckooHashTable* op family over the table interface.
+//
+// One kernel class per operation, templated only on the key type: values are
+// moved as opaque rows, so the eight value dtypes share one instantiation and
+// differ only in the RowAccumFn chosen when the table is created. Every
+// kernel validates all inputs (dtypes against the table, shapes against
+// keys.shape + [dim]) before calling the table, so bad input never
+// half-applies a write.
+#include <memory>
+
+#include "cc/core/cpu_hash_table.h"
+#include "cc/kernels/table_resource.h"
+#include "tensorflow/core/framework/bfloat16.h"
+#include "tensorflow/core/framework/op_kernel.h"
+#include "tensorflow/core/framework/register_types.h"
+#include "tensorflow/core/framework/types.h"
+#include "tensorflow/core/platform/mutex.h"
+
+namespace tensorflow {
+namespace tfra_ops {
+namespace {
+
+namespace tc = ::tfra::core;
+
+template <typename V>
+void AddRow(char* dst, const char* delta, int64_t dim) {
+  V* d = reinterpret_cast<V*>(dst);
+  const V* s = reinterpret_cast<const V*>(delta);
+  for (int64_t i = 0; i < dim; ++i) d[i] = static_cast<V>(d[i] + s[i]);
+}
+// bool rows accumulate as logical OR (a saturating add).
+template <>
+void AddRow<bool>(char* dst, const char* delta, int64_t dim) {
+  for (int64_t i = 0; i < dim; ++i) dst[i] = dst[i] || delta[i];
+}
+
+absl::Status AccumFnFor(DataType dt, tc::RowAccumFn* fn) {
+  switch (dt) {
+#define TFRA_ACCUM_CASE(T)                 \
+  case DataTypeToEnum<T>::value:           \
+    *fn = &AddRow<T>;                      \
+    return absl::OkStatus();
+    TFRA_ACCUM_CASE(float)
+    TFRA_ACCUM_CASE(Eigen::half)
+    TFRA_ACCUM_CASE(bfloat16)
+    TFRA_ACCUM_CASE(double)
+    TFRA_ACCUM_CASE(int8)
+    TFRA_ACCUM_CASE(int32)
+    TFRA_ACCUM_CASE(int64_t)
+    TFRA_ACCUM_CASE(bool)
+#undef TFRA_ACCUM_CASE
+    default:
+      return errors::InvalidArgument("value_dtype ", DataTypeString(dt),
+                                     " is not supported");
+  }
+}
+
+template <typename K>
+absl::Status MakeCpuTable(const tc::CpuHashTableOptions& opt,
+                          std::unique_ptr<tc::TableBase>* out) {
+  std::unique_ptr<tc::CpuHashTable<K>> t;
+  TF_RETURN_IF_ERROR(ToTfStatus(tc::CpuHashTable<K>::Create(opt, &t)));
+  *out = std::move(t);
+  return absl::OkStatus();
+}
+
+class HashTableOp : public OpKernel {
+ public:
+  explicit HashTableOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("key_dtype", &key_dtype_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("value_dtype", &value_dtype_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("init_size", &init_size_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("num_shards", &num_shards_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("use_node_name_sharing", &use_node_name_sharing_));
+    TensorShape value_shape;
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("value_shape", &value_shape));
+    OP_REQUIRES(ctx, value_shape.dims() == 1 && value_shape.dim_size(0) >= 1,
+                errors::InvalidArgument(
+                    "value_shape: must be [dim] with dim >= 1, got ",
+                    value_shape.DebugString()));
+    dim_ = value_shape.dim_size(0);
+    OP_REQUIRES(ctx, init_size_ >= 0,
+                errors::InvalidArgument("init_size: must be >= 0, got ", init_size_));
+    OP_REQUIRES(ctx, num_shards_ >= 0 && num_shards_ <= 1024,
+                errors::InvalidArgument("num_shards: must be in [0, 1024], got ",
+                                        num_shards_));
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    mutex_lock l(mu_);
+    if (!handle_set_) {
+      ContainerInfo cinfo;
+      OP_REQUIRES_OK(ctx, cinfo.Init(ctx->resource_manager(), def(),
+                                     use_node_name_sharing_));
+      TableResource* table = nullptr;
+      OP_REQUIRES_OK(ctx, cinfo.resource_manager()->LookupOrCreate<TableResource>(
+                              cinfo.container(), cinfo.name(), &table,
+                              [this](TableResource** ret) { return Create(ret); }));
+      core::ScopedUnref unref(table);
+      OP_REQUIRES(ctx, table->key_dtype() == key_dtype_ &&
+                           table->value_dtype() == value_dtype_ &&
+                           table->dim() == dim_,
+                  errors::InvalidArgument(
+                      "shared_name '", cinfo.name(), "' already names a table ",
+                      "with different dtypes or dim: ", table->DebugString()));
+      handle_ = MakeResourceHandle<TableResource>(ctx, cinfo.container(),
+                                                  cinfo.name());
+      handle_set_ = true;
+    }
+    Tensor* out;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({}), &out));
+    out->scalar<ResourceHandle>()() = handle_;
+  }
+
+ private:
+  absl::Status Create(TableResource** ret) {
+    tc::CpuHashTableOptions opt;
+    opt.dim = dim_;
+    opt.value_bytes = DataTypeSize(value_dtype_);
+    opt.init_size = init_size_;
+    if (num_shards_ > 0) opt.num_shards = static_cast<int>(num_shards_);
+    TF_RETURN_IF_ERROR(AccumFnFor(value_dtype_, &opt.accum));
+    std::unique_ptr<tc::TableBase> table;
+    switch (key_dtype_) {
+      case DT_INT64: TF_RETURN_IF_ERROR(MakeCpuTable<int64_t>(opt, &table)); break;
+      case DT_INT32: TF_RETURN_IF_ERROR(MakeCpuTable<int32_t>(opt, &table)); break;
+      case DT_STRING: TF_RETURN_IF_ERROR(MakeCpuTable<std::string>(opt, &table)); break;
+      default:
+        return errors::InvalidArgument("key_dtype ", DataTypeString(key_dtype_),
+                                       " is not supported");
+    }
+    *ret = new TableResource(key_dtype_, value_dtype_, dim_, std::move(table));
+    return absl::OkStatus();
+  }
+
+  mutex mu_;
+  ResourceHandle handle_ TF_GUARDED_BY(mu_);
+  bool handle_set_ TF_GUARDED_BY(mu_) = false;
+  DataType key_dtype_, value_dtype_;
+  int64_t dim_ = 0, init_size_ = 0, num_shards_ = 0;
+  bool use_node_name_sharing_ = false;
+};
+
+// Find / FindWithExists: inputs (table, keys, default_value).
+template <typename TK, bool kWithExists>
+class FindOp : public OpKernel {
+ public:
+  using OpKernel::OpKernel;
+  void Compute(OpKernelContext* ctx) override {
+    core::RefCountPtr<TableResource> table;
+    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, 2, &table));
+    const Tensor& keys = ctx->input(1);
+    const Tensor& defaults = ctx->input(2);
+    const TensorShape out_shape = ValueShapeFor(keys, table->dim());
+    const bool per_key = defaults.dims() > 1 || keys.dims() == 0;
+    if (per_key) {
+      OP_REQUIRES_OK(ctx, CheckShape("default_value", defaults, out_shape,
+                                     "per-key defaults are keys.shape + [dim]"));
+    } else {
+      OP_REQUIRES_OK(ctx, CheckShape("default_value", defaults,
+                                     TensorShape({table->dim()}),
+                                     "a default row is [dim]"));
+    }
+    Tensor* values;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, out_shape, &values));
+    bool* exists_ptr = nullptr;
+    if (kWithExists) {
+      Tensor* exists;
+      OP_REQUIRES_OK(ctx, ctx->allocate_output(1, keys.shape(), &exists));
+      exists_ptr = exists->flat<bool>().data();
+    }
+    const KeyArgs<TK> args(keys);
+    OP_REQUIRES_OK(ctx, ToTfStatus(table->typed<TK>()->find(
+                            args.data(), keys.NumElements(),
+                            const_cast<char*>(values->tensor_data().data()),
+                            defaults.tensor_data().data(), per_key, exists_ptr,
+                            MakeParallelFor(ctx))));
+  }
+};
+
+template <typename TK>
+class InsertOp : public OpKernel {
+ public:
+  using OpKernel::OpKernel;
+  void Compute(OpKernelContext* ctx) override {
+    core::RefCountPtr<TableResource> table;
+    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, 2, &table));
+    const Tensor& keys = ctx->input(1);
+    const Tensor& values = ctx->input(2);
+    OP_REQUIRES_OK(ctx, CheckShape("values", values,
+                                   ValueShapeFor(keys, table->dim()),
+                                   "keys.shape + [dim]"));
+    const KeyArgs<TK> args(keys);
+    OP_REQUIRES_OK(ctx, ToTfStatus(table->typed<TK>()->insert(
+                            args.data(), keys.NumElements(),
+                            values.tensor_data().data(), MakeParallelFor(ctx))));
+  }
+};
+
+template <typename TK>
+class AccumOp : public OpKernel {
+ public:
+  using OpKernel::OpKernel;
+  void Compute(OpKernelContext* ctx) override {
+    core::RefCountPtr<TableResource> table;
+    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, 2, &table));
+    const Tensor& keys = ctx->input(1);
+    const Tensor& values = ctx->input(2);
+    const Tensor& exists = ctx->input(3);
+    OP_REQUIRES_OK(ctx, CheckShape("values_or_deltas", values,
+                                   ValueShapeFor(keys, table->dim()),
+                                   "keys.shape + [dim]"));
+    OP_REQUIRES_OK(ctx, CheckShape("exists", exists, keys.shape(), "keys.shape"));
+    const KeyArgs<TK> args(keys);
+    OP_REQUIRES_OK(ctx, ToTfStatus(table->typed<TK>()->accum(
+                            args.data(), keys.NumElements(),
+                            values.tensor_data().data(),
+                            exists.flat<bool>().data(), MakeParallelFor(ctx))));
+  }
+};
+
+template <typename TK>
+class RemoveOp : public OpKernel {
+ public:
+  using OpKernel::OpKernel;
+  void Compute(OpKernelContext* ctx) override {
+    core::RefCountPtr<TableResource> table;
+    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, -1, &table));
+    const Tensor& keys = ctx->input(1);
+    const KeyArgs<TK> args(keys);
+    OP_REQUIRES_OK(ctx, ToTfStatus(table->typed<TK>()->remove(
+                            args.data(), keys.NumElements(), MakeParallelFor(ctx))));
+  }
+};
+
+class ClearOp : public OpKernel {
+ public:
+  using OpKernel::OpKernel;
+  void Compute(OpKernelContext* ctx) override {
+    core::RefCountPtr<TableResource> table;
+    OP_REQUIRES_OK(ctx, GetTable(ctx, DT_INVALID, -1, &table));
+    table->base()->clear();
+  }
+};
+
+class SizeOp : public OpKernel {
+ public:
+  using OpKernel::OpKernel;
+  void Compute(OpKernelContext* ctx) override {
+    core::RefCountPtr<TableResource> table;
+    OP_REQUIRES_OK(ctx, GetTable(ctx, DT_INVALID, -1, &table));
+    Tensor* out;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({}), &out));
+    out->scalar<int64_t>()() = table->base()->size();
+  }
+};
+
+template <typename TK>
+void CopyKeys(const KeyStorage<TK>* src, size_t n, TK* dst) {
+  std::copy(src, src + n, dst);
+}
+template <>
+void CopyKeys<tstring>(const std::string* src, size_t n, tstring* dst) {
+  for (size_t i = 0; i < n; ++i) dst[i].assign(src[i].data(), src[i].size());
+}
+
+template <typename TK>
+class ExportOp : public OpKernel {
+ public:
+  using OpKernel::OpKernel;
+  void Compute(OpKernelContext* ctx) override {
+    core::RefCountPtr<TableResource> table;
+    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, -1, &table));
+    const int64_t dim = table->dim();
+    const size_t row_bytes = table->base()->row_bytes();
+    Tensor* keys = nullptr;
+    Tensor* values = nullptr;
+    size_t done = 0;
+    absl::Status alloc_status;
+    auto on_total = [&](size_t total) {
+      const int64_t n = static_cast<int64_t>(total);
+      alloc_status = ctx->allocate_output(0, TensorShape({n}), &keys);
+      if (alloc_status.ok()) {
+        alloc_status = ctx->allocate_output(1, TensorShape({n, dim}), &values);
+      }
+      return alloc_status.ok() ? tc::Status::OK()
+                               : tc::ResourceExhausted("export: cannot allocate outputs");
+    };
+    auto on_chunk = [&](const KeyStorage<TK>* k, const char* v, size_t count) {
+      CopyKeys<TK>(k, count, keys->flat<TK>().data() + done);
+      std::memcpy(const_cast<char*>(values->tensor_data().data()) + done * row_bytes,
+                  v, count * row_bytes);
+      done += count;
+      return tc::Status::OK();
+    };
+    const tc::Status s = table->typed<TK>()->export_snapshot(on_total, on_chunk);
+    OP_REQUIRES_OK(ctx, alloc_status);
+    OP_REQUIRES_OK(ctx, ToTfStatus(s));
+  }
+};
+
+template <typename TK>
+class ImportOp : public OpKernel {
+ public:
+  using OpKernel::OpKernel;
+  void Compute(OpKernelContext* ctx) override {
+    core::RefCountPtr<TableResource> table;
+    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, 2, &table));
+    const Tensor& keys = ctx->input(1);
+    const Tensor& values = ctx->input(2);
+    OP_REQUIRES_OK(ctx, CheckShape("values", values,
+                                   ValueShapeFor(keys, table->dim()),
+                                   "one row of [dim] per key"));
+    const KeyArgs<TK> args(keys);
+    OP_REQUIRES_OK(ctx, ToTfStatus(table->typed<TK>()->import_replace(
+                            args.data(), keys.NumElements(),
+                            values.tensor_data().data())));
+  }
+};
+
+REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableOfTensors").Device(DEVICE_CPU),
+                        HashTableOp);
+REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableClear").Device(DEVICE_CPU), ClearOp);
+REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableSize").Device(DEVICE_CPU), SizeOp);
+
+#define TFRA_REGISTER_KV(K, V)                                                 \
+  REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableFind")                     \
+                              .Device(DEVICE_CPU)                              \
+                              .TypeConstraint<K>("Tin")                        \
+                              .TypeConstraint<V>("Tout"),                      \
+                          FindOp<K, false>);                                   \
+  REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableFindWithExists")           \
+                              .Device(DEVICE_CPU)                              \
+                              .TypeConstraint<K>("Tin")                        \
+                              .TypeConstraint<V>("Tout"),                      \
+                          FindOp<K, true>);                                    \
+  REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableInsert")                   \
+                              .Device(DEVICE_CPU)                              \
+                              .TypeConstraint<K>("Tin")                        \
+                              .TypeConstraint<V>("Tout"),                      \
+                          InsertOp<K>);                                        \
+  REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableAccum")                    \
+                              .Device(DEVICE_CPU)                              \
+                              .TypeConstraint<K>("key_dtype")                  \
+                              .TypeConstraint<V>("value_dtype"),               \
+                          AccumOp<K>);                                         \
+  REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableRemove")                   \
+                              .Device(DEVICE_CPU)                              \
+                              .TypeConstraint<K>("Tin")                        \
+                              .TypeConstraint<V>("Tout"),                      \
+                          RemoveOp<K>);                                        \
+  REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableExport")                   \
+                              .Device(DEVICE_CPU)                              \
+                              .TypeConstraint<K>("Tkeys")                      \
+                              .TypeConstraint<V>("Tvalues"),                   \
+                          ExportOp<K>);                                        \
+  REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableImport")                   \
+                              .Device(DEVICE_CPU)                              \
+                              .TypeConstraint<K>("Tin")                        \
+                              .TypeConstraint<V>("Tout"),                      \
+                          ImportOp<K>);
+
+#define TFRA_REGISTER_ALL_VALUES(K) \
+  TFRA_REGISTER_KV(K, float)        \
+  TFRA_REGISTER_KV(K, Eigen::half)  \
+  TFRA_REGISTER_KV(K, bfloat16)     \
+  TFRA_REGISTER_KV(K, double)       \
+  TFRA_REGISTER_KV(K, int8)         \
+  TFRA_REGISTER_KV(K, int32)        \
+  TFRA_REGISTER_KV(K, int64_t)      \
+  TFRA_REGISTER_KV(K, bool)
+
+TFRA_REGISTER_ALL_VALUES(int64_t)
+TFRA_REGISTER_ALL_VALUES(int32)
+TFRA_REGISTER_ALL_VALUES(tstring)
+
+#undef TFRA_REGISTER_ALL_VALUES
+#undef TFRA_REGISTER_KV
+
+}  // namespace
+}  // namespace tfra_ops
+}  // namespace tensorflow

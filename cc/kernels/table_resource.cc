@@ -1,0 +1,70 @@
+#include "cc/kernels/table_resource.h"
+
+#include "absl/strings/str_cat.h"
+#include "tensorflow/core/framework/device_base.h"
+
+namespace tensorflow {
+namespace tfra_ops {
+
+absl::Status ToTfStatus(const ::tfra::core::Status& s) {
+  using ::tfra::core::Code;
+  switch (s.code()) {
+    case Code::kOk: return absl::OkStatus();
+    case Code::kInvalidArgument: return errors::InvalidArgument(s.message());
+    case Code::kNotFound: return errors::NotFound(s.message());
+    case Code::kFailedPrecondition: return errors::FailedPrecondition(s.message());
+    case Code::kDataLoss: return errors::DataLoss(s.message());
+    case Code::kResourceExhausted: return errors::ResourceExhausted(s.message());
+    case Code::kInternal: return errors::Internal(s.message());
+  }
+  return errors::Internal(s.message());
+}
+
+::tfra::core::ParallelFor MakeParallelFor(OpKernelContext* ctx) {
+  const DeviceBase::CpuWorkerThreads* workers =
+      ctx->device()->tensorflow_cpu_worker_threads();
+  if (workers == nullptr || workers->workers == nullptr) return {};
+  thread::ThreadPool* pool = workers->workers;
+  return [pool](int64_t total, int64_t cost,
+                const std::function<void(int64_t, int64_t)>& fn) {
+    pool->ParallelFor(total, cost, fn);
+  };
+}
+
+absl::Status GetTable(OpKernelContext* ctx, DataType key_dtype,
+                      int value_input, core::RefCountPtr<TableResource>* out) {
+  TF_RETURN_IF_ERROR(LookupResource(ctx, HandleFromInput(ctx, 0), out));
+  TableResource* t = out->get();
+  if (key_dtype != DT_INVALID && key_dtype != t->key_dtype()) {
+    return errors::InvalidArgument(
+        "keys: dtype ", DataTypeString(key_dtype), " does not match the ",
+        "table's key dtype ", DataTypeString(t->key_dtype()));
+  }
+  if (value_input >= 0) {
+    const DataType vt = ctx->input(value_input).dtype();
+    if (vt != t->value_dtype()) {
+      return errors::InvalidArgument(
+          ctx->op_kernel().requested_input(value_input), ": dtype ",
+          DataTypeString(vt), " does not match the table's value dtype ",
+          DataTypeString(t->value_dtype()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+TensorShape ValueShapeFor(const Tensor& keys, int64_t dim) {
+  TensorShape s = keys.shape();
+  s.AddDim(dim);
+  return s;
+}
+
+absl::Status CheckShape(const char* arg, const Tensor& t,
+                        const TensorShape& expected, const char* why) {
+  if (t.shape() == expected) return absl::OkStatus();
+  return errors::InvalidArgument(arg, ": expected shape ",
+                                 expected.DebugString(), " (", why,
+                                 ") but got ", t.shape().DebugString());
+}
+
+}  // namespace tfra_ops
+}  // namespace tensorflow

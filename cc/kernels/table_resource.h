@@ -1,0 +1,126 @@
+// TableResource: the TF resource that owns one table backend.
+//
+// The resource records the key dtype, value dtype and dim fixed at creation;
+// every kernel checks its inputs against them before touching the table, so
+// a mismatch is an InvalidArgument naming the argument and the table is left
+// unchanged. The backend is held through tfra::core::TableBase and downcast
+// to TableInterface<K> after the key dtype check.
+//
+// Key adaptation: int32/int64 key tensors are passed to the core as they are
+// (TF's int64 is int64_t). String keys (tstring) are viewed as
+// std::string_view without copying the bytes; embedded NUL bytes are kept.
+#ifndef TFRA_CC_KERNELS_TABLE_RESOURCE_H_
+#define TFRA_CC_KERNELS_TABLE_RESOURCE_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cc/core/status.h"
+#include "cc/core/table_interface.h"
+#include "tensorflow/core/framework/op_kernel.h"
+#include "tensorflow/core/framework/resource_mgr.h"
+#include "tensorflow/core/framework/tensor.h"
+#include "tensorflow/core/framework/tensor_shape.h"
+#include "tensorflow/core/platform/threadpool.h"
+
+namespace tensorflow {
+namespace tfra_ops {
+
+// Maps a TF key type to the core's storage type.
+template <typename TK>
+struct KeyTypes {
+  using Storage = TK;
+};
+template <>
+struct KeyTypes<tstring> {
+  using Storage = std::string;
+};
+template <typename TK>
+using KeyStorage = typename KeyTypes<TK>::Storage;
+template <typename TK>
+using CoreTable = ::tfra::core::TableInterface<KeyStorage<TK>>;
+
+class TableResource : public ResourceBase {
+ public:
+  TableResource(DataType key_dtype, DataType value_dtype, int64_t dim,
+                std::unique_ptr<::tfra::core::TableBase> table)
+      : key_dtype_(key_dtype), value_dtype_(value_dtype), dim_(dim),
+        table_(std::move(table)) {}
+
+  DataType key_dtype() const { return key_dtype_; }
+  DataType value_dtype() const { return value_dtype_; }
+  int64_t dim() const { return dim_; }
+  ::tfra::core::TableBase* base() { return table_.get(); }
+
+  template <typename TK>
+  CoreTable<TK>* typed() {
+    return static_cast<CoreTable<TK>*>(table_.get());
+  }
+
+  std::string DebugString() const override {
+    return absl::StrCat("TFRA hash table <", DataTypeString(key_dtype_), ", ",
+                        DataTypeString(value_dtype_), "[", dim_, "]> with ",
+                        table_->size(), " rows");
+  }
+  int64_t MemoryUsed() const override {
+    return static_cast<int64_t>(table_->allocated_bytes());
+  }
+
+ private:
+  DataType key_dtype_;
+  DataType value_dtype_;
+  int64_t dim_;
+  std::unique_ptr<::tfra::core::TableBase> table_;
+};
+
+// Converts a core status into a TF status (same canonical codes).
+absl::Status ToTfStatus(const ::tfra::core::Status& s);
+
+// The intra-op thread pool of the kernel's device as a core ParallelFor.
+::tfra::core::ParallelFor MakeParallelFor(OpKernelContext* ctx);
+
+// Key arguments for the core: a zero-copy pointer for integer keys, an
+// array of string_views for string keys.
+template <typename TK>
+class KeyArgs {
+ public:
+  explicit KeyArgs(const Tensor& keys) : ptr_(keys.flat<TK>().data()) {}
+  const TK* data() const { return ptr_; }
+
+ private:
+  const TK* ptr_;
+};
+template <>
+class KeyArgs<tstring> {
+ public:
+  explicit KeyArgs(const Tensor& keys) {
+    auto flat = keys.flat<tstring>();
+    views_.reserve(flat.size());
+    for (int64_t i = 0; i < flat.size(); ++i) {
+      views_.emplace_back(flat(i).data(), flat(i).size());
+    }
+  }
+  const std::string_view* data() const { return views_.data(); }
+
+ private:
+  std::vector<std::string_view> views_;
+};
+
+// Looks up the table behind input 0 and checks that the kernel's key type and
+// the tensor `value_input` (if >= 0) match the table's dtypes.
+absl::Status GetTable(OpKernelContext* ctx, DataType key_dtype,
+                      int value_input, core::RefCountPtr<TableResource>* out);
+
+// keys.shape + [dim], the shape every value tensor paired with keys must have.
+TensorShape ValueShapeFor(const Tensor& keys, int64_t dim);
+
+// Fails with InvalidArgument naming `arg` unless `t` has shape `expected`.
+absl::Status CheckShape(const char* arg, const Tensor& t,
+                        const TensorShape& expected, const char* why);
+
+}  // namespace tfra_ops
+}  // namespace tensorflow
+
+#endif  // TFRA_CC_KERNELS_TABLE_RESOURCE_H_

@@ -1,0 +1,176 @@
+// Op registrations of the hash table family. Every name carries the TFRA>
+// namespace prefix so SavedModels can whitelist it with
+// tf.saved_model.SaveOptions(namespace_whitelist=["TFRA"]).
+//
+// Shape functions check what is knowable at graph time: values paired with
+// keys are keys.shape + [dim], exists masks are keys.shape, default rows are
+// [dim] or keys.shape + [dim].
+#include "tensorflow/core/framework/common_shape_fns.h"
+#include "tensorflow/core/framework/op.h"
+#include "tensorflow/core/framework/shape_inference.h"
+
+namespace tensorflow {
+namespace tfra_ops {
+namespace {
+
+using shape_inference::DimensionHandle;
+using shape_inference::InferenceContext;
+using shape_inference::ShapeHandle;
+
+#define TFRA_KEY_TYPES "{int32, int64, string}"
+#define TFRA_VALUE_TYPES "{float, half, bfloat16, double, int8, int32, int64, bool}"
+
+// keys.shape + [dim], where dim is the last dimension of `rows`.
+absl::Status KeysPlusDim(InferenceContext* c, ShapeHandle keys,
+                         ShapeHandle rows, ShapeHandle* out) {
+  TF_RETURN_IF_ERROR(c->WithRankAtLeast(rows, 1, &rows));
+  return c->Concatenate(keys, c->Vector(c->Dim(rows, -1)), out);
+}
+
+// Checks that input `values_index` is keys.shape + [dim] (when ranks known).
+absl::Status CheckRowsMatchKeys(InferenceContext* c, int values_index) {
+  ShapeHandle keys = c->input(1);
+  ShapeHandle values = c->input(values_index);
+  TF_RETURN_IF_ERROR(c->WithRankAtLeast(values, 1, &values));
+  if (c->RankKnown(keys) && c->RankKnown(values)) {
+    ShapeHandle expected;
+    TF_RETURN_IF_ERROR(KeysPlusDim(c, keys, values, &expected));
+    TF_RETURN_IF_ERROR(c->Merge(values, expected, &values));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FindShape(InferenceContext* c) {
+  ShapeHandle handle;
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 0, &handle));
+  ShapeHandle out;
+  TF_RETURN_IF_ERROR(KeysPlusDim(c, c->input(1), c->input(2), &out));
+  c->set_output(0, out);
+  if (c->num_outputs() > 1) c->set_output(1, c->input(1));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+REGISTER_OP("TFRA>CuckooHashTableOfTensors")
+    .Output("table_handle: resource")
+    .Attr("container: string = ''")
+    .Attr("shared_name: string = ''")
+    .Attr("use_node_name_sharing: bool = false")
+    .Attr("key_dtype: " TFRA_KEY_TYPES)
+    .Attr("value_dtype: " TFRA_VALUE_TYPES)
+    .Attr("value_shape: shape = { dim { size: 1 } }")
+    .Attr("init_size: int = 0")
+    .Attr("num_shards: int = 0")
+    .SetIsStateful()
+    .SetShapeFn(shape_inference::ScalarShape);
+
+REGISTER_OP("TFRA>CuckooHashTableFind")
+    .Input("table_handle: resource")
+    .Input("keys: Tin")
+    .Input("default_value: Tout")
+    .Output("values: Tout")
+    .Attr("Tin: " TFRA_KEY_TYPES)
+    .Attr("Tout: " TFRA_VALUE_TYPES)
+    .SetIsStateful()
+    .SetShapeFn(FindShape);
+
+REGISTER_OP("TFRA>CuckooHashTableFindWithExists")
+    .Input("table_handle: resource")
+    .Input("keys: Tin")
+    .Input("default_value: Tout")
+    .Output("values: Tout")
+    .Output("exists: bool")
+    .Attr("Tin: " TFRA_KEY_TYPES)
+    .Attr("Tout: " TFRA_VALUE_TYPES)
+    .SetIsStateful()
+    .SetShapeFn(FindShape);
+
+REGISTER_OP("TFRA>CuckooHashTableInsert")
+    .Input("table_handle: resource")
+    .Input("keys: Tin")
+    .Input("values: Tout")
+    .Attr("Tin: " TFRA_KEY_TYPES)
+    .Attr("Tout: " TFRA_VALUE_TYPES)
+    .SetIsStateful()
+    .SetShapeFn([](InferenceContext* c) { return CheckRowsMatchKeys(c, 2); });
+
+REGISTER_OP("TFRA>CuckooHashTableAccum")
+    .Input("table_handle: resource")
+    .Input("keys: key_dtype")
+    .Input("values_or_deltas: value_dtype")
+    .Input("exists: bool")
+    .Attr("key_dtype: " TFRA_KEY_TYPES)
+    .Attr("value_dtype: " TFRA_VALUE_TYPES)
+    .SetIsStateful()
+    .SetShapeFn([](InferenceContext* c) {
+      TF_RETURN_IF_ERROR(CheckRowsMatchKeys(c, 2));
+      ShapeHandle exists;
+      return c->Merge(c->input(3), c->input(1), &exists);
+    });
+
+REGISTER_OP("TFRA>CuckooHashTableRemove")
+    .Input("table_handle: resource")
+    .Input("keys: Tin")
+    .Attr("Tin: " TFRA_KEY_TYPES)
+    .Attr("Tout: " TFRA_VALUE_TYPES)
+    .SetIsStateful()
+    .SetShapeFn(shape_inference::NoOutputs);
+
+REGISTER_OP("TFRA>CuckooHashTableClear")
+    .Input("table_handle: resource")
+    .SetIsStateful()
+    .SetShapeFn(shape_inference::NoOutputs);
+
+REGISTER_OP("TFRA>CuckooHashTableSize")
+    .Input("table_handle: resource")
+    .Output("size: int64")
+    .SetIsStateful()
+    .SetShapeFn(shape_inference::ScalarShape);
+
+REGISTER_OP("TFRA>CuckooHashTableExport")
+    .Input("table_handle: resource")
+    .Output("keys: Tkeys")
+    .Output("values: Tvalues")
+    .Attr("Tkeys: " TFRA_KEY_TYPES)
+    .Attr("Tvalues: " TFRA_VALUE_TYPES)
+    .SetIsStateful()
+    .SetShapeFn([](InferenceContext* c) {
+      c->set_output(0, c->Vector(InferenceContext::kUnknownDim));
+      c->set_output(1, c->Matrix(InferenceContext::kUnknownDim,
+                                 InferenceContext::kUnknownDim));
+      return absl::OkStatus();
+    });
+
+REGISTER_OP("TFRA>CuckooHashTableImport")
+    .Input("table_handle: resource")
+    .Input("keys: Tin")
+    .Input("values: Tout")
+    .Attr("Tin: " TFRA_KEY_TYPES)
+    .Attr("Tout: " TFRA_VALUE_TYPES)
+    .SetIsStateful()
+    .SetShapeFn([](InferenceContext* c) { return CheckRowsMatchKeys(c, 2); });
+
+REGISTER_OP("TFRA>CuckooHashTableSaveToFileSystem")
+    .Input("table_handle: resource")
+    .Input("dirpath: string")
+    .Input("file_name: string")
+    .Attr("key_dtype: " TFRA_KEY_TYPES)
+    .Attr("value_dtype: " TFRA_VALUE_TYPES)
+    .Attr("buffer_size: int >= 1 = 4194304")
+    .SetIsStateful()
+    .SetShapeFn(shape_inference::NoOutputs);
+
+REGISTER_OP("TFRA>CuckooHashTableLoadFromFileSystem")
+    .Input("table_handle: resource")
+    .Input("dirpath: string")
+    .Input("file_name: string")
+    .Attr("key_dtype: " TFRA_KEY_TYPES)
+    .Attr("value_dtype: " TFRA_VALUE_TYPES)
+    .Attr("load_entire_dir: bool = false")
+    .Attr("buffer_size: int >= 1 = 4194304")
+    .SetIsStateful()
+    .SetShapeFn(shape_inference::NoOutputs);
+
+}  // namespace tfra_ops
+}  // namespace tensorflow
