@@ -72,6 +72,9 @@ class HashTableOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("init_size", &init_size_));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("num_shards", &num_shards_));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("use_node_name_sharing", &use_node_name_sharing_));
+    std::string shared_name;
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("shared_name", &shared_name));
+    anonymous_ = shared_name.empty() && !use_node_name_sharing_;
     TensorShape value_shape;
     OP_REQUIRES_OK(ctx, ctx->GetAttr("value_shape", &value_shape));
     OP_REQUIRES(ctx, value_shape.dims() == 1 && value_shape.dim_size(0) >= 1,
@@ -86,7 +89,21 @@ class HashTableOp : public OpKernel {
                                         num_shards_));
   }
 
+  // With a shared_name (or node-name sharing) the table lives in the
+  // ResourceMgr and is shared by name, as TF1-style tables are. Without one,
+  // every execution creates a fresh table owned by a ref-counting handle: it
+  // is freed when the last handle tensor referring to it is gone, so eager
+  // tables never leak and two loads of one SavedModel never share a table.
   void Compute(OpKernelContext* ctx) override {
+    if (anonymous_) {
+      TableResource* table = nullptr;
+      OP_REQUIRES_OK(ctx, Create(&table));
+      Tensor* out;
+      OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({}), &out));
+      out->scalar<ResourceHandle>()() =
+          ResourceHandle::MakeRefCountingHandle(table, ctx->device()->name());
+      return;
+    }
     mutex_lock l(mu_);
     if (!handle_set_) {
       ContainerInfo cinfo;
@@ -139,6 +156,7 @@ class HashTableOp : public OpKernel {
   DataType key_dtype_, value_dtype_;
   int64_t dim_ = 0, init_size_ = 0, num_shards_ = 0;
   bool use_node_name_sharing_ = false;
+  bool anonymous_ = false;
 };
 
 // Find / FindWithExists: inputs (table, keys, default_value).

@@ -1,0 +1,123 @@
+"""Build script: compiles the op libraries against the installed TensorFlow.
+
+`pip install .` / `pip wheel .` compile every library in OP_LIBRARIES with
+exactly `tf.sysconfig.get_compile_flags()` and link flags, in parallel (one
+job per core, through ccache when it is installed), into
+`tensorflow_recommenders_addons/_libs/`, and record the TensorFlow version in
+`_libs/build_info.json` for the loader's version check.
+
+With TFRA_SKIP_NATIVE_BUILD=1 nothing is compiled and the .so/.json files
+already under `_libs/` are packaged (the Bazel build's build_pip_pkg uses
+this).
+"""
+
+import concurrent.futures
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+from setuptools import Extension, find_packages, setup
+from setuptools.command.build_ext import build_ext
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+PKG = "tensorflow_recommenders_addons"
+SKIP_NATIVE = os.environ.get("TFRA_SKIP_NATIVE_BUILD") == "1"
+
+# Op library -> its C++ sources (globs relative to the repo root). The Bazel
+# BUILD files list the same folders.
+OP_LIBRARIES = {
+    "_cuckoo_hashtable_ops": ["cc/kernels/*.cc", "cc/ops/*.cc", "cc/core/*.cc"],
+}
+
+
+def _version():
+  scope = {}
+  with open(os.path.join(ROOT, PKG, "version.py"), encoding="utf-8") as f:
+    exec(f.read(), scope)  # pylint: disable=exec-used
+  return scope["__version__"]
+
+
+class OpLibraryBuild(build_ext):
+  """Builds each op library as a plain shared object with TF's flags."""
+
+  def get_ext_filename(self, fullname):
+    return os.path.join(*fullname.split(".")) + ".so"
+
+  def build_extension(self, ext):
+    out = self.get_ext_fullpath(ext.name)
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    if SKIP_NATIVE:
+      prebuilt = os.path.join(ROOT, PKG, "_libs", os.path.basename(out))
+      if not os.path.exists(prebuilt):
+        raise RuntimeError(f"TFRA_SKIP_NATIVE_BUILD=1 but {prebuilt} is missing")
+      if os.path.abspath(prebuilt) != os.path.abspath(out):
+        shutil.copyfile(prebuilt, out)
+      self._copy_build_info(os.path.dirname(out))
+      return
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    cflags = tf.sysconfig.get_compile_flags()
+    lflags = tf.sysconfig.get_link_flags()
+    cxx = os.environ.get("CXX", "g++").split()
+    if shutil.which("ccache") and "ccache" not in cxx[0]:
+      cxx = ["ccache"] + cxx
+    objdir = os.path.join(self.build_temp, ext.name)
+    os.makedirs(objdir, exist_ok=True)
+    common = ["-fPIC", "-O2", "-DNDEBUG", "-Wno-deprecated-declarations",
+              f"-I{ROOT}"] + cflags
+
+    def compile_one(src):
+      obj = os.path.join(objdir, os.path.basename(src) + ".o")
+      subprocess.run(cxx + common + ["-c", src, "-o", obj], check=True)
+      return obj
+
+    jobs = max(1, os.cpu_count() or 1)
+    with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+      objects = list(pool.map(compile_one, ext.sources))
+    subprocess.run(cxx[-1:] + ["-shared"] + objects + ["-o", out] + lflags +
+                   ["-Wl,-O1"], check=True)
+    self._write_build_info(os.path.dirname(out))
+
+  def _copy_build_info(self, libdir):
+    src = os.path.join(ROOT, PKG, "_libs", "build_info.json")
+    if not os.path.exists(src):
+      raise RuntimeError(f"TFRA_SKIP_NATIVE_BUILD=1 but {src} is missing")
+    if os.path.abspath(src) != os.path.abspath(os.path.join(libdir, "build_info.json")):
+      shutil.copyfile(src, os.path.join(libdir, "build_info.json"))
+
+  def _write_build_info(self, libdir):
+    sys.path.insert(0, os.path.join(ROOT, "build_deps"))
+    try:
+      from build_info import build_info  # pylint: disable=import-outside-toplevel
+    finally:
+      sys.path.pop(0)
+    with open(os.path.join(libdir, "build_info.json"), "w", encoding="utf-8") as f:
+      json.dump(build_info("pip"), f, indent=2, sort_keys=True)
+
+
+def _extensions():
+  exts = []
+  for lib, patterns in OP_LIBRARIES.items():
+    sources = sorted(s for p in patterns for s in glob.glob(os.path.join(ROOT, p)))
+    exts.append(Extension(f"{PKG}._libs.{lib}",
+                          [os.path.relpath(s, ROOT) for s in sources]))
+  return exts
+
+
+setup(
+    name="tensorflow-recommenders-addons",
+    version=_version(),
+    description="Dynamic embeddings (hash-table backed) for TensorFlow recommenders",
+    long_description=open(os.path.join(ROOT, "README.md"), encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.9",
+    packages=find_packages(include=[PKG, PKG + ".*"]),
+    package_data={PKG: ["_libs/build_info.json"]},
+    ext_modules=_extensions(),
+    cmdclass={"build_ext": OpLibraryBuild},
+    install_requires=["numpy"],
+    zip_safe=False,
+)

@@ -1,0 +1,1 @@
+"""Table backends behind dynamic embeddings (CPU hash table; creators)."""

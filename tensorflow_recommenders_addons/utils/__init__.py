@@ -1,0 +1,1 @@
+"""Internal helpers: op-library loading and dtype checks."""
