@@ -1,0 +1,178 @@
+"""The Bazel build makes a wheel that installs into a new venv and loads.
+
+Steps: copy the working tree (tracked and untracked files that git does not
+ignore) to build/bazel-wheel-test/workspace, run `python configure.py` with
+this interpreter, `bazel build //:build_pip_pkg` and
+`./bazel-bin/build_pip_pkg <tmp>/artifacts`, then `pip install --no-deps` the
+wheel into a new venv that sees this interpreter's TensorFlow and load the ops
+there.
+
+The copy and Bazel's output root stay at fixed paths under the git-ignored
+build/ (also in .bazelignore), so a repeat run reuses Bazel's output base and
+rebuilds only what changed. Nothing is downloaded.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+WORK_DIR = REPO_ROOT / "build" / "bazel-wheel-test"
+WORKSPACE_COPY = WORK_DIR / "workspace"
+OUTPUT_USER_ROOT = WORK_DIR / "output_user_root"
+BAZEL = shutil.which("bazel")
+OP_NAME = "TFRA>CuckooHashTableOfTensors"
+LIB = "tensorflow_recommenders_addons/_libs/_cuckoo_hashtable_ops.so"
+BUILD_INFO = "tensorflow_recommenders_addons/_libs/build_info.json"
+BUILD_TIMEOUT_S = 3600
+
+pytestmark = [
+    pytest.mark.bazel,
+    pytest.mark.skipif(
+        BAZEL is None,
+        reason="bazel is not on PATH (Debian: apt install bazel-bootstrap)"),
+]
+
+# Runs inside the new venv; its last stdout line is a JSON report.
+_CHECK_SCRIPT = textwrap.dedent("""
+    import json
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+    import tensorflow_recommenders_addons as tfra
+
+    registered = tfra.register_all()
+    # Private module: namespaced ops ("TFRA>...") have no tf.raw_ops entry.
+    from tensorflow.python.framework import op_def_registry
+
+    with open("/proc/self/maps") as maps:
+      loaded = sorted({line.split()[-1] for line in maps
+                       if line.rstrip().endswith(".so") and "/_libs/" in line})
+    print(json.dumps({
+        "tfra_file": tfra.__file__,
+        "registered": repr(registered),
+        "loaded_libs": loaded,
+        "op_registered": op_def_registry.get(%r) is not None,
+    }))
+    """) % OP_NAME
+
+
+def _run(args, cwd, timeout=BUILD_TIMEOUT_S, env=None):
+  """Runs a command; fails the test with its output if it exits non-zero."""
+  args = [str(arg) for arg in args]
+  result = subprocess.run(args, cwd=str(cwd), env=env, capture_output=True,
+                          text=True, timeout=timeout, check=False)
+  if result.returncode != 0:
+    pytest.fail(f"{' '.join(args)} exited with {result.returncode}\n"
+                f"--- stdout\n{result.stdout[-5000:]}\n"
+                f"--- stderr\n{result.stderr[-5000:]}")
+  return result.stdout
+
+
+def _source_files():
+  """Repo-relative paths of tracked and untracked, not ignored files."""
+  listing = _run(["git", "ls-files", "-z", "--cached", "--others",
+                  "--exclude-standard"], cwd=REPO_ROOT, timeout=120)
+  return [Path(name) for name in listing.split("\0") if name]
+
+
+def _copy_workspace():
+  """Replaces WORKSPACE_COPY with the current sources (same path each run)."""
+  if WORKSPACE_COPY.exists():
+    shutil.rmtree(WORKSPACE_COPY)
+  for relative in _source_files():
+    source = REPO_ROOT / relative
+    if not source.is_file():  # deleted but still tracked
+      continue
+    target = WORKSPACE_COPY / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source, target)
+
+
+def _bazel(*args):
+  return [BAZEL, f"--output_user_root={OUTPUT_USER_ROOT}", *args]
+
+
+def _build_info_of(wheel):
+  with zipfile.ZipFile(wheel) as archive:
+    return json.loads(archive.read(BUILD_INFO))
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+  """Builds the wheel with Bazel from a copy of the working tree."""
+  _copy_workspace()
+  _run([sys.executable, "configure.py"], cwd=WORKSPACE_COPY)
+  try:
+    _run(_bazel("build", "//:build_pip_pkg"), cwd=WORKSPACE_COPY)
+    artifacts = tmp_path_factory.mktemp("bazel_wheel") / "artifacts"
+    stdout = _run(["./bazel-bin/build_pip_pkg", artifacts], cwd=WORKSPACE_COPY)
+  finally:
+    subprocess.run(_bazel("shutdown"), cwd=str(WORKSPACE_COPY), timeout=120,
+                   check=False)
+  path = Path(stdout.strip().splitlines()[-1])
+  assert path.is_file() and path.parent == artifacts, stdout
+  return path
+
+
+@pytest.fixture(scope="module")
+def venv_python(wheel, tmp_path_factory):
+  """A new venv with the wheel installed that sees this TensorFlow."""
+  venv_dir = tmp_path_factory.mktemp("bazel_wheel_venv") / "venv"
+  _run([sys.executable, "-m", "venv", "--system-site-packages", venv_dir],
+       cwd=venv_dir.parent, timeout=600)
+  python = venv_dir / "bin" / "python"
+  # --force-reinstall: the same version in the system site-packages must not
+  # make pip skip the install (pip leaves packages outside the venv alone).
+  _run([python, "-m", "pip", "install", "--no-deps", "--no-index",
+        "--force-reinstall", wheel], cwd=venv_dir, timeout=600)
+  if sys.prefix != sys.base_prefix:
+    # This interpreter is a venv itself, and --system-site-packages reaches
+    # only its base interpreter's packages: append this venv's site-packages
+    # to the new venv's path (after its own; written after the install so
+    # that pip does not see a copy of the package installed here).
+    purelib = _run([python, "-c", "import sysconfig; "
+                    "print(sysconfig.get_paths()['purelib'])"], cwd=venv_dir)
+    paths = sysconfig.get_paths()
+    parent_paths = sorted({paths["purelib"], paths["platlib"]})
+    Path(purelib.strip(), "_tfra_test_parent_env.pth").write_text(
+        "\n".join(parent_paths) + "\n")
+  return python
+
+
+def test_wheel_holds_the_op_library_and_build_info(wheel):
+  with zipfile.ZipFile(wheel) as archive:
+    names = archive.namelist()
+  assert LIB in names
+  assert BUILD_INFO in names
+
+
+def test_build_info_describes_the_building_tensorflow(wheel, tmp_path):
+  expected = tmp_path / "expected.json"
+  _run([sys.executable, REPO_ROOT / "build_deps" / "build_info.py",
+        "--builder", "bazel", expected], cwd=tmp_path)
+  assert _build_info_of(wheel) == json.loads(expected.read_text())
+
+
+def test_installed_wheel_registers_the_ops_from_its_own_libs(venv_python,
+                                                             tmp_path):
+  env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+  # An empty cwd: the repository's sources cannot shadow the installed copy.
+  stdout = _run([venv_python, "-c", _CHECK_SCRIPT], cwd=tmp_path, env=env,
+                timeout=600)
+  report = json.loads(stdout.strip().splitlines()[-1])
+  print(report)
+  venv_prefix = str(venv_python.parent.parent) + os.sep
+  assert report["tfra_file"].startswith(venv_prefix)
+  assert report["loaded_libs"], "no _libs/*.so is mapped into the process"
+  assert all(lib.startswith(venv_prefix) for lib in report["loaded_libs"])
+  assert report["op_registered"], f"{OP_NAME} is not registered"

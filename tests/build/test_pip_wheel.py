@@ -1,0 +1,30 @@
+"""`pip wheel .` produces a wheel holding the compiled op libraries."""
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import tensorflow as tf
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_pip_wheel_contains_op_libraries_and_build_info(tmp_path):
+  subprocess.run(
+      [sys.executable, "-m", "pip", "wheel", "-q", "--no-build-isolation",
+       "--no-deps", "-w", str(tmp_path), ROOT],
+      check=True, cwd=str(tmp_path))
+  wheels = [f for f in os.listdir(tmp_path) if f.endswith(".whl")]
+  assert len(wheels) == 1, wheels
+  assert "-none-any" not in wheels[0], "wheel must be platform-specific"
+  with zipfile.ZipFile(tmp_path / wheels[0]) as whl:
+    names = set(whl.namelist())
+    lib = "tensorflow_recommenders_addons/_libs/_cuckoo_hashtable_ops.so"
+    info = "tensorflow_recommenders_addons/_libs/build_info.json"
+    assert lib in names and info in names, sorted(names)
+    assert whl.getinfo(lib).file_size > 100_000
+    record = json.loads(whl.read(info))
+  assert record["tf_version"] == tf.__version__
+  assert record["builder"] == "pip"
