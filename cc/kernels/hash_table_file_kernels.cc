@@ -75,6 +75,17 @@ absl::Status ScalarString(OpKernelContext* ctx, int index, const char* arg,
   return absl::OkStatus();
 }
 
+// Inputs shared by save and load: the table (checked against key type TK),
+// the directory and the file name.
+template <typename TK>
+absl::Status FileOpInputs(OpKernelContext* ctx,
+                          core::RefCountPtr<TableResource>* table,
+                          std::string* dir, std::string* name) {
+  TF_RETURN_IF_ERROR(GetTable(ctx, DataTypeToEnum<TK>::value, -1, table));
+  TF_RETURN_IF_ERROR(ScalarString(ctx, 1, "dirpath", dir));
+  return ScalarString(ctx, 2, "file_name", name);
+}
+
 template <typename TK>
 class SaveOp : public OpKernel {
  public:
@@ -84,10 +95,8 @@ class SaveOp : public OpKernel {
 
   void Compute(OpKernelContext* ctx) override {
     core::RefCountPtr<TableResource> table;
-    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, -1, &table));
     std::string dir, name;
-    OP_REQUIRES_OK(ctx, ScalarString(ctx, 1, "dirpath", &dir));
-    OP_REQUIRES_OK(ctx, ScalarString(ctx, 2, "file_name", &name));
+    OP_REQUIRES_OK(ctx, FileOpInputs<TK>(ctx, &table, &dir, &name));
     OP_REQUIRES(ctx, !name.empty() && name.find('/') == std::string::npos,
                 errors::InvalidArgument("file_name: must be a non-empty name "
                                         "without '/', got '", name, "'"));
@@ -139,10 +148,8 @@ class LoadOp : public OpKernel {
 
   void Compute(OpKernelContext* ctx) override {
     core::RefCountPtr<TableResource> table;
-    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, -1, &table));
     std::string dir, name;
-    OP_REQUIRES_OK(ctx, ScalarString(ctx, 1, "dirpath", &dir));
-    OP_REQUIRES_OK(ctx, ScalarString(ctx, 2, "file_name", &name));
+    OP_REQUIRES_OK(ctx, FileOpInputs<TK>(ctx, &table, &dir, &name));
     std::vector<std::string> paths;
     OP_REQUIRES_OK(ctx, ListFiles(ctx->env(), dir, name, &paths));
 
@@ -217,31 +224,14 @@ class LoadOp : public OpKernel {
   bool entire_dir_ = false;
 };
 
-#define TFRA_REGISTER_FILE_KV(K, V)                                   \
-  REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableSaveToFileSystem") \
-                              .Device(DEVICE_CPU)                     \
-                              .TypeConstraint<K>("key_dtype")         \
-                              .TypeConstraint<V>("value_dtype"),      \
-                          SaveOp<K>);                                 \
-  REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableLoadFromFileSystem") \
-                              .Device(DEVICE_CPU)                     \
-                              .TypeConstraint<K>("key_dtype")         \
-                              .TypeConstraint<V>("value_dtype"),      \
-                          LoadOp<K>);
+#define TFRA_REGISTER_FILE_KV(K, V)                                          \
+  TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableSaveToFileSystem", "key_dtype", \
+                          "value_dtype", K, V, SaveOp<K>)                      \
+  TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableLoadFromFileSystem",            \
+                          "key_dtype", "value_dtype", K, V, LoadOp<K>)
 
-#define TFRA_REGISTER_FILE_ALL_VALUES(K) \
-  TFRA_REGISTER_FILE_KV(K, float)        \
-  TFRA_REGISTER_FILE_KV(K, Eigen::half)  \
-  TFRA_REGISTER_FILE_KV(K, bfloat16)     \
-  TFRA_REGISTER_FILE_KV(K, double)       \
-  TFRA_REGISTER_FILE_KV(K, int8)         \
-  TFRA_REGISTER_FILE_KV(K, int32)        \
-  TFRA_REGISTER_FILE_KV(K, int64_t)      \
-  TFRA_REGISTER_FILE_KV(K, bool)
-
-TFRA_REGISTER_FILE_ALL_VALUES(int64_t)
-TFRA_REGISTER_FILE_ALL_VALUES(int32)
-TFRA_REGISTER_FILE_ALL_VALUES(tstring)
+TFRA_FOR_EACH_KEY_VALUE_TYPE(TFRA_REGISTER_FILE_KV)
+#undef TFRA_REGISTER_FILE_KV
 
 }  // namespace
 }  // namespace tfra_ops

@@ -36,18 +36,11 @@ void AddRow<bool>(char* dst, const char* delta, int64_t dim) {
 
 absl::Status AccumFnFor(DataType dt, tc::RowAccumFn* fn) {
   switch (dt) {
-#define TFRA_ACCUM_CASE(T)                 \
-  case DataTypeToEnum<T>::value:           \
-    *fn = &AddRow<T>;                      \
+#define TFRA_ACCUM_CASE(unused, T) \
+  case DataTypeToEnum<T>::value:     \
+    *fn = &AddRow<T>;                \
     return absl::OkStatus();
-    TFRA_ACCUM_CASE(float)
-    TFRA_ACCUM_CASE(Eigen::half)
-    TFRA_ACCUM_CASE(bfloat16)
-    TFRA_ACCUM_CASE(double)
-    TFRA_ACCUM_CASE(int8)
-    TFRA_ACCUM_CASE(int32)
-    TFRA_ACCUM_CASE(int64_t)
-    TFRA_ACCUM_CASE(bool)
+    TFRA_FOR_EACH_VALUE_TYPE(TFRA_ACCUM_CASE, unused)
 #undef TFRA_ACCUM_CASE
     default:
       return errors::InvalidArgument("value_dtype ", DataTypeString(dt),
@@ -341,58 +334,23 @@ REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableOfTensors").Device(DEVICE_CPU)
 REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableClear").Device(DEVICE_CPU), ClearOp);
 REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableSize").Device(DEVICE_CPU), SizeOp);
 
-#define TFRA_REGISTER_KV(K, V)                                                 \
-  REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableFind")                     \
-                              .Device(DEVICE_CPU)                              \
-                              .TypeConstraint<K>("Tin")                        \
-                              .TypeConstraint<V>("Tout"),                      \
-                          FindOp<K, false>);                                   \
-  REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableFindWithExists")           \
-                              .Device(DEVICE_CPU)                              \
-                              .TypeConstraint<K>("Tin")                        \
-                              .TypeConstraint<V>("Tout"),                      \
-                          FindOp<K, true>);                                    \
-  REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableInsert")                   \
-                              .Device(DEVICE_CPU)                              \
-                              .TypeConstraint<K>("Tin")                        \
-                              .TypeConstraint<V>("Tout"),                      \
-                          InsertOp<K>);                                        \
-  REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableAccum")                    \
-                              .Device(DEVICE_CPU)                              \
-                              .TypeConstraint<K>("key_dtype")                  \
-                              .TypeConstraint<V>("value_dtype"),               \
-                          AccumOp<K>);                                         \
-  REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableRemove")                   \
-                              .Device(DEVICE_CPU)                              \
-                              .TypeConstraint<K>("Tin")                        \
-                              .TypeConstraint<V>("Tout"),                      \
-                          RemoveOp<K>);                                        \
-  REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableExport")                   \
-                              .Device(DEVICE_CPU)                              \
-                              .TypeConstraint<K>("Tkeys")                      \
-                              .TypeConstraint<V>("Tvalues"),                   \
-                          ExportOp<K>);                                        \
-  REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableImport")                   \
-                              .Device(DEVICE_CPU)                              \
-                              .TypeConstraint<K>("Tin")                        \
-                              .TypeConstraint<V>("Tout"),                      \
-                          ImportOp<K>);
+#define TFRA_REGISTER_KV(K, V)                                                  \
+  TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableFind", "Tin", "Tout", K, V,       \
+                          FindOp<K, false>)                                     \
+  TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableFindWithExists", "Tin", "Tout",  \
+                          K, V, FindOp<K, true>)                                \
+  TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableInsert", "Tin", "Tout", K, V,    \
+                          InsertOp<K>)                                          \
+  TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableAccum", "key_dtype",             \
+                          "value_dtype", K, V, AccumOp<K>)                      \
+  TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableRemove", "Tin", "Tout", K, V,    \
+                          RemoveOp<K>)                                          \
+  TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableExport", "Tkeys", "Tvalues", K,  \
+                          V, ExportOp<K>)                                       \
+  TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableImport", "Tin", "Tout", K, V,    \
+                          ImportOp<K>)
 
-#define TFRA_REGISTER_ALL_VALUES(K) \
-  TFRA_REGISTER_KV(K, float)        \
-  TFRA_REGISTER_KV(K, Eigen::half)  \
-  TFRA_REGISTER_KV(K, bfloat16)     \
-  TFRA_REGISTER_KV(K, double)       \
-  TFRA_REGISTER_KV(K, int8)         \
-  TFRA_REGISTER_KV(K, int32)        \
-  TFRA_REGISTER_KV(K, int64_t)      \
-  TFRA_REGISTER_KV(K, bool)
-
-TFRA_REGISTER_ALL_VALUES(int64_t)
-TFRA_REGISTER_ALL_VALUES(int32)
-TFRA_REGISTER_ALL_VALUES(tstring)
-
-#undef TFRA_REGISTER_ALL_VALUES
+TFRA_FOR_EACH_KEY_VALUE_TYPE(TFRA_REGISTER_KV)
 #undef TFRA_REGISTER_KV
 
 }  // namespace

@@ -108,6 +108,26 @@ class KeyArgs<tstring> {
   std::vector<std::string_view> views_;
 };
 
+// The value dtypes every table op supports: calls m(K, V) for each V.
+#define TFRA_FOR_EACH_VALUE_TYPE(m, K) \
+  m(K, float) m(K, Eigen::half) m(K, bfloat16) m(K, double) m(K, int8) \
+  m(K, int32) m(K, int64_t) m(K, bool)
+
+// The key dtypes: calls TFRA_FOR_EACH_VALUE_TYPE(m, K) for each K.
+#define TFRA_FOR_EACH_KEY_VALUE_TYPE(m)                     \
+  TFRA_FOR_EACH_VALUE_TYPE(m, int64_t)                      \
+  TFRA_FOR_EACH_VALUE_TYPE(m, int32)                        \
+  TFRA_FOR_EACH_VALUE_TYPE(m, tstring)
+
+// Registers the CPU kernel `...` for `op`, constrained to key type K on the
+// attr `kattr` and value type V on `vattr`.
+#define TFRA_REGISTER_KV_KERNEL(op, kattr, vattr, K, V, ...) \
+  REGISTER_KERNEL_BUILDER(Name(op)                           \
+                              .Device(DEVICE_CPU)            \
+                              .TypeConstraint<K>(kattr)      \
+                              .TypeConstraint<V>(vattr),     \
+                          __VA_ARGS__);
+
 // Looks up the table behind input 0 and checks that the kernel's key type and
 // the tensor `value_input` (if >= 0) match the table's dtypes.
 absl::Status GetTable(OpKernelContext* ctx, DataType key_dtype,
