@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a fresh Debian/Ubuntu machine and
+# builds the package into ./.venv. Idempotent: re-running only rebuilds.
+#
+#   bash scripts/install.sh          # runtime: venv + TF 2.21 + this package
+#   bash scripts/install.sh --dev    # also test tools: bazel-bootstrap,
+#                                    # GoogleTest, ccache (apt), pytest, hypothesis
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEV=0
+[ "${1:-}" = "--dev" ] && DEV=1
+PYTHON=${PYTHON:-python3}
+
+apt_install() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "== apt-get install ${missing[*]}"
+  $sudo apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# A C++ compiler is needed to build the op libraries; ccache speeds rebuilds.
+command -v g++ >/dev/null || apt_install g++
+if [ "$DEV" = 1 ]; then
+  apt_install bazel-bootstrap libgtest-dev ccache
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "== creating .venv"
+  "$PYTHON" -m venv .venv
+fi
+echo "== installing Python requirements (TensorFlow 2.21, test tools)"
+.venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+echo "== building and installing tensorflow_recommenders_addons"
+start=$(date +%s)
+.venv/bin/pip install -q --disable-pip-version-check --no-build-isolation --no-deps --force-reinstall .
+echo "== built and installed in $(( $(date +%s) - start )) s"
