@@ -6,9 +6,9 @@ from tensorflow_recommenders_addons.utils import resource_loader
 def register_all():
   """Loads every op library of the package so that its ops are registered.
 
-  Op libraries load lazily on first use; a process that only loads a
-  SavedModel containing TFRA ops never touches the Python API, so it calls
-  this (or just imports the package, which does the same) before
+  Op libraries load lazily on first use, so importing the package does not
+  register any op. A process that only loads a SavedModel containing TFRA
+  ops never touches the Python API, so it calls this before
   `tf.saved_model.load`.
 
   Returns:

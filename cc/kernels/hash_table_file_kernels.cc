@@ -81,7 +81,7 @@ template <typename TK>
 absl::Status FileOpInputs(OpKernelContext* ctx,
                           core::RefCountPtr<TableResource>* table,
                           std::string* dir, std::string* name) {
-  TF_RETURN_IF_ERROR(GetTable(ctx, DataTypeToEnum<TK>::value, -1, table));
+  TF_RETURN_IF_ERROR(GetTable(ctx, DataTypeToEnum<TK>::value, table));
   TF_RETURN_IF_ERROR(ScalarString(ctx, 1, "dirpath", dir));
   return ScalarString(ctx, 2, "file_name", name);
 }

@@ -159,7 +159,7 @@ class FindOp : public OpKernel {
   using OpKernel::OpKernel;
   void Compute(OpKernelContext* ctx) override {
     core::RefCountPtr<TableResource> table;
-    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, 2, &table));
+    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, 2, "default_value", &table));
     const Tensor& keys = ctx->input(1);
     const Tensor& defaults = ctx->input(2);
     const TensorShape out_shape = ValueShapeFor(keys, table->dim());
@@ -195,7 +195,7 @@ class InsertOp : public OpKernel {
   using OpKernel::OpKernel;
   void Compute(OpKernelContext* ctx) override {
     core::RefCountPtr<TableResource> table;
-    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, 2, &table));
+    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, 2, "values", &table));
     const Tensor& keys = ctx->input(1);
     const Tensor& values = ctx->input(2);
     OP_REQUIRES_OK(ctx, CheckShape("values", values,
@@ -214,7 +214,7 @@ class AccumOp : public OpKernel {
   using OpKernel::OpKernel;
   void Compute(OpKernelContext* ctx) override {
     core::RefCountPtr<TableResource> table;
-    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, 2, &table));
+    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, 2, "values_or_deltas", &table));
     const Tensor& keys = ctx->input(1);
     const Tensor& values = ctx->input(2);
     const Tensor& exists = ctx->input(3);
@@ -236,7 +236,7 @@ class RemoveOp : public OpKernel {
   using OpKernel::OpKernel;
   void Compute(OpKernelContext* ctx) override {
     core::RefCountPtr<TableResource> table;
-    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, -1, &table));
+    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, &table));
     const Tensor& keys = ctx->input(1);
     const KeyArgs<TK> args(keys);
     OP_REQUIRES_OK(ctx, ToTfStatus(table->typed<TK>()->remove(
@@ -249,7 +249,7 @@ class ClearOp : public OpKernel {
   using OpKernel::OpKernel;
   void Compute(OpKernelContext* ctx) override {
     core::RefCountPtr<TableResource> table;
-    OP_REQUIRES_OK(ctx, GetTable(ctx, DT_INVALID, -1, &table));
+    OP_REQUIRES_OK(ctx, GetTable(ctx, DT_INVALID, &table));
     table->base()->clear();
   }
 };
@@ -259,7 +259,7 @@ class SizeOp : public OpKernel {
   using OpKernel::OpKernel;
   void Compute(OpKernelContext* ctx) override {
     core::RefCountPtr<TableResource> table;
-    OP_REQUIRES_OK(ctx, GetTable(ctx, DT_INVALID, -1, &table));
+    OP_REQUIRES_OK(ctx, GetTable(ctx, DT_INVALID, &table));
     Tensor* out;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({}), &out));
     out->scalar<int64_t>()() = table->base()->size();
@@ -281,7 +281,7 @@ class ExportOp : public OpKernel {
   using OpKernel::OpKernel;
   void Compute(OpKernelContext* ctx) override {
     core::RefCountPtr<TableResource> table;
-    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, -1, &table));
+    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, &table));
     const int64_t dim = table->dim();
     const size_t row_bytes = table->base()->row_bytes();
     Tensor* keys = nullptr;
@@ -316,7 +316,7 @@ class ImportOp : public OpKernel {
   using OpKernel::OpKernel;
   void Compute(OpKernelContext* ctx) override {
     core::RefCountPtr<TableResource> table;
-    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, 2, &table));
+    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, 2, "values", &table));
     const Tensor& keys = ctx->input(1);
     const Tensor& values = ctx->input(2);
     OP_REQUIRES_OK(ctx, CheckShape("values", values,

@@ -32,7 +32,8 @@ absl::Status ToTfStatus(const ::tfra::core::Status& s) {
 }
 
 absl::Status GetTable(OpKernelContext* ctx, DataType key_dtype,
-                      int value_input, core::RefCountPtr<TableResource>* out) {
+                      int value_input, const char* value_arg,
+                      core::RefCountPtr<TableResource>* out) {
   TF_RETURN_IF_ERROR(LookupResource(ctx, HandleFromInput(ctx, 0), out));
   TableResource* t = out->get();
   if (key_dtype != DT_INVALID && key_dtype != t->key_dtype()) {
@@ -44,7 +45,7 @@ absl::Status GetTable(OpKernelContext* ctx, DataType key_dtype,
     const DataType vt = ctx->input(value_input).dtype();
     if (vt != t->value_dtype()) {
       return errors::InvalidArgument(
-          ctx->op_kernel().requested_input(value_input), ": dtype ",
+          value_arg, ": dtype ",
           DataTypeString(vt), " does not match the table's value dtype ",
           DataTypeString(t->value_dtype()));
     }

@@ -129,9 +129,15 @@ class KeyArgs<tstring> {
                           __VA_ARGS__);
 
 // Looks up the table behind input 0 and checks that the kernel's key type and
-// the tensor `value_input` (if >= 0) match the table's dtypes.
+// the dtype of input `value_input` (if >= 0; the op argument `value_arg`)
+// match the table's dtypes.
 absl::Status GetTable(OpKernelContext* ctx, DataType key_dtype,
-                      int value_input, core::RefCountPtr<TableResource>* out);
+                      int value_input, const char* value_arg,
+                      core::RefCountPtr<TableResource>* out);
+inline absl::Status GetTable(OpKernelContext* ctx, DataType key_dtype,
+                             core::RefCountPtr<TableResource>* out) {
+  return GetTable(ctx, key_dtype, -1, nullptr, out);
+}
 
 // keys.shape + [dim], the shape every value tensor paired with keys must have.
 TensorShape ValueShapeFor(const Tensor& keys, int64_t dim);

@@ -20,6 +20,12 @@ using shape_inference::ShapeHandle;
 #define TFRA_KEY_TYPES "{int32, int64, string}"
 #define TFRA_VALUE_TYPES "{float, half, bfloat16, double, int8, int32, int64, bool}"
 
+// Prefixes a shape-function error with the op argument it concerns.
+absl::Status Named(const char* arg, const char* expectation, absl::Status s) {
+  if (s.ok()) return s;
+  return errors::InvalidArgument(arg, ": ", expectation, "; ", s.message());
+}
+
 // keys.shape + [dim], where dim is the last dimension of `rows`.
 absl::Status KeysPlusDim(InferenceContext* c, ShapeHandle keys,
                          ShapeHandle rows, ShapeHandle* out) {
@@ -27,15 +33,18 @@ absl::Status KeysPlusDim(InferenceContext* c, ShapeHandle keys,
   return c->Concatenate(keys, c->Vector(c->Dim(rows, -1)), out);
 }
 
-// Checks that input `values_index` is keys.shape + [dim] (when ranks known).
-absl::Status CheckRowsMatchKeys(InferenceContext* c, int values_index) {
+// Checks that input `values_index` (argument `arg`) is keys.shape + [dim]
+// (when ranks are known).
+absl::Status CheckRowsMatchKeys(InferenceContext* c, int values_index,
+                                const char* arg) {
+  constexpr char kWant[] = "must have shape keys.shape + [dim]";
   ShapeHandle keys = c->input(1);
   ShapeHandle values = c->input(values_index);
-  TF_RETURN_IF_ERROR(c->WithRankAtLeast(values, 1, &values));
+  TF_RETURN_IF_ERROR(Named(arg, kWant, c->WithRankAtLeast(values, 1, &values)));
   if (c->RankKnown(keys) && c->RankKnown(values)) {
     ShapeHandle expected;
-    TF_RETURN_IF_ERROR(KeysPlusDim(c, keys, values, &expected));
-    TF_RETURN_IF_ERROR(c->Merge(values, expected, &values));
+    TF_RETURN_IF_ERROR(Named(arg, kWant, KeysPlusDim(c, keys, values, &expected)));
+    TF_RETURN_IF_ERROR(Named(arg, kWant, c->Merge(values, expected, &values)));
   }
   return absl::OkStatus();
 }
@@ -44,7 +53,8 @@ absl::Status FindShape(InferenceContext* c) {
   ShapeHandle handle;
   TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 0, &handle));
   ShapeHandle out;
-  TF_RETURN_IF_ERROR(KeysPlusDim(c, c->input(1), c->input(2), &out));
+  TF_RETURN_IF_ERROR(Named("default_value", "must be [dim] or keys.shape + [dim]",
+                           KeysPlusDim(c, c->input(1), c->input(2), &out)));
   c->set_output(0, out);
   if (c->num_outputs() > 1) c->set_output(1, c->input(1));
   return absl::OkStatus();
@@ -93,7 +103,7 @@ REGISTER_OP("TFRA>CuckooHashTableInsert")
     .Attr("Tin: " TFRA_KEY_TYPES)
     .Attr("Tout: " TFRA_VALUE_TYPES)
     .SetIsStateful()
-    .SetShapeFn([](InferenceContext* c) { return CheckRowsMatchKeys(c, 2); });
+    .SetShapeFn([](InferenceContext* c) { return CheckRowsMatchKeys(c, 2, "values"); });
 
 REGISTER_OP("TFRA>CuckooHashTableAccum")
     .Input("table_handle: resource")
@@ -104,9 +114,10 @@ REGISTER_OP("TFRA>CuckooHashTableAccum")
     .Attr("value_dtype: " TFRA_VALUE_TYPES)
     .SetIsStateful()
     .SetShapeFn([](InferenceContext* c) {
-      TF_RETURN_IF_ERROR(CheckRowsMatchKeys(c, 2));
+      TF_RETURN_IF_ERROR(CheckRowsMatchKeys(c, 2, "values_or_deltas"));
       ShapeHandle exists;
-      return c->Merge(c->input(3), c->input(1), &exists);
+      return Named("exists", "must have shape keys.shape",
+                   c->Merge(c->input(3), c->input(1), &exists));
     });
 
 REGISTER_OP("TFRA>CuckooHashTableRemove")
@@ -149,7 +160,7 @@ REGISTER_OP("TFRA>CuckooHashTableImport")
     .Attr("Tin: " TFRA_KEY_TYPES)
     .Attr("Tout: " TFRA_VALUE_TYPES)
     .SetIsStateful()
-    .SetShapeFn([](InferenceContext* c) { return CheckRowsMatchKeys(c, 2); });
+    .SetShapeFn([](InferenceContext* c) { return CheckRowsMatchKeys(c, 2, "values"); });
 
 REGISTER_OP("TFRA>CuckooHashTableSaveToFileSystem")
     .Input("table_handle: resource")

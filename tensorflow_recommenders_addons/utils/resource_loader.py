@@ -34,11 +34,12 @@ def _major_minor(v):
   return ".".join(str(v).split(".")[:2])
 
 
-def read_build_info(path=BUILD_INFO_PATH):
+def read_build_info(path=None):
   """Returns the build record of the op libraries.
 
   Args:
-    path: Path of `build_info.json`.
+    path: Path of `build_info.json`; defaults to the package's
+      `_libs/build_info.json`.
 
   Returns:
     A dict with at least `tf_version`, `cxx11_abi`, `cuda` and `builder`.
@@ -52,6 +53,7 @@ def read_build_info(path=BUILD_INFO_PATH):
     >>> sorted(resource_loader.read_build_info())[:2]
     ['builder', 'cuda']
   """
+  path = BUILD_INFO_PATH if path is None else path
   try:
     with open(path, encoding="utf-8") as f:
       return json.load(f)
@@ -92,7 +94,9 @@ class LazySO:
   """An op library opened on first access to `.ops`.
 
   Args:
-    name: File name of the library inside the package's `_libs` folder.
+    name: File name of the library inside `lib_dir`.
+    lib_dir: Folder holding the library and the `build_info.json` it is
+      checked against; defaults to the package's `_libs` folder.
 
   Example:
     >>> from tensorflow_recommenders_addons.utils.resource_loader import LazySO
@@ -101,9 +105,11 @@ class LazySO:
     True
   """
 
-  def __init__(self, name):
+  def __init__(self, name, lib_dir=None):
+    lib_dir = LIB_DIR if lib_dir is None else lib_dir
     self.name = name
-    self.path = os.path.join(LIB_DIR, name)
+    self.path = os.path.join(lib_dir, name)
+    self.build_info_path = os.path.join(lib_dir, "build_info.json")
     self._ops = None
     self._error = None
     self._lock = threading.Lock()
@@ -124,7 +130,7 @@ class LazySO:
     return self._ops
 
   def _load(self):
-    check_tf_version(read_build_info())
+    check_tf_version(read_build_info(self.build_info_path))
     if not os.path.exists(self.path):
       raise OpLibraryError(
           f"op library {self.path} is missing from the installed package. "

@@ -5,6 +5,7 @@ argument, the same error type the kernels raise, so callers handle one kind
 of error whichever layer catches the problem.
 """
 
+import numpy as np
 import tensorflow as tf
 
 KEY_DTYPES = (tf.int64, tf.int32, tf.string)
@@ -37,10 +38,34 @@ def to_tensor(arg, value, dtype):
       raise invalid(f"{arg}: dtype {value.dtype.name} does not match the "
                     f"table's {dtype.name}")
     return tf.convert_to_tensor(value)
+  if dtype.is_integer:
+    _check_exact(arg, value, dtype)
   try:
     return tf.convert_to_tensor(value, dtype=dtype)
   except (TypeError, ValueError) as e:
     raise invalid(f"{arg}: cannot convert to a {dtype.name} tensor: {e}") from e
+
+
+def _check_exact(arg, value, dtype):
+  """Refuses numbers an integer dtype cannot hold (TF would wrap them silently).
+
+  `tf.convert_to_tensor([2**40], tf.int32)` gives `[0]` and a float64 numpy
+  array converts to int32 by truncation; for keys that would silently alias
+  another key, so Python and numpy inputs must convert exactly.
+  """
+  if not isinstance(value, (list, tuple, np.ndarray, np.generic, int, float)):
+    return
+  try:
+    array = np.asarray(value)
+  except (TypeError, ValueError, NotImplementedError):
+    return  # e.g. ragged or symbolic: tf.convert_to_tensor decides
+  if array.dtype.kind not in "biuf" or array.size == 0:
+    return
+  with np.errstate(invalid="ignore"):
+    exact = np.array_equal(array.astype(dtype.as_numpy_dtype), array)
+  if not exact:
+    raise invalid(f"{arg}: values out of range of {dtype.name} or not whole "
+                  f"numbers; convert explicitly if truncation is intended")
 
 
 def check_rows(arg, values, keys, dim):

@@ -1,0 +1,151 @@
+"""Shared fixtures of the test suite.
+
+Run the suite with the venv's `pytest` binary so that the *installed* package
+(with its compiled op library) is imported, not the source tree.
+
+Fixtures:
+  key_dtype, value_dtype   parametrize a test over every supported dtype
+  eager_or_function        runs a callable eagerly or inside tf.function
+  samples                  deterministic sample keys/values and a dict reference
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # pylint: disable=wrong-import-position
+import pytest  # pylint: disable=wrong-import-position
+import tensorflow as tf  # pylint: disable=wrong-import-position
+
+KEY_DTYPES = [tf.int64, tf.int32, tf.string]
+VALUE_DTYPES = [tf.float32, tf.float16, tf.bfloat16, tf.float64, tf.int8,
+                tf.int32, tf.int64, tf.bool]
+
+# Keys that exercise edge cases come first in every key sequence: extreme
+# integers, and strings with NUL bytes, non-ASCII UTF-8, invalid UTF-8, the
+# empty string and strings longer than the small-string buffer.
+_SPECIAL_KEYS = {
+    tf.int64: [0, 1, -1, 2**63 - 1, -2**63, 2**40 + 3, -(2**62), 7],
+    tf.int32: [0, 1, -1, 2**31 - 1, -2**31, 65536, -7, 7],
+    tf.string: [
+        b"", b"\x00", b"a\x00b", b"\x00\x00\x00", "\u00e9".encode(),
+        "\u65e5\u672c\u8a9e\u30ad\u30fc".encode(), b"\xff\xfe\xfd",
+        b"k" * 40, b"a", b"A", b"tail\x00",
+    ],
+}
+
+
+def _generated_key(dtype, i):
+  if dtype == tf.int64:
+    return 10**12 + 7919 * i
+  if dtype == tf.int32:
+    return 10**6 + 7919 * i
+  return f"key-{i}".encode()
+
+
+def key_list(dtype, n, start=0):
+  """Keys number start..start+n-1 of a fixed sequence of distinct keys."""
+  special = _SPECIAL_KEYS[dtype]
+  return [special[i] if i < len(special) else _generated_key(dtype, i)
+          for i in range(start, start + n)]
+
+
+class Samples:
+  """Deterministic sample data and conversions for dict-reference checks."""
+
+  key_list = staticmethod(key_list)
+
+  @staticmethod
+  def keys(dtype, n, start=0, shape=None):
+    """A key tensor of `n` distinct keys (optionally reshaped)."""
+    t = tf.constant(key_list(dtype, n, start), dtype=dtype) if n else \
+        tf.zeros([0], dtype=dtype)
+    return t if shape is None else tf.reshape(t, shape)
+
+  @staticmethod
+  def values(dtype, shape, seed=0, low=-8, high=8):
+    """Small integer-valued rows, exactly representable in every dtype."""
+    rng = np.random.default_rng(seed)
+    raw = rng.integers(low, high + 1, size=shape)
+    if dtype == tf.bool:
+      return tf.constant(raw % 2 == 1)
+    return tf.cast(tf.constant(raw, dtype=tf.int64), dtype)
+
+  @staticmethod
+  def rows(t):
+    """A value tensor as a float64 numpy array (bool -> 0/1)."""
+    return np.asarray(t.numpy() if hasattr(t, "numpy") else t).astype(
+        np.float64)
+
+  @staticmethod
+  def py_keys(t):
+    """A key tensor as a flat list of Python ints / bytes."""
+    flat = np.asarray(t.numpy() if hasattr(t, "numpy") else t).reshape(-1)
+    return [k if isinstance(k, bytes) else int(k) for k in flat]
+
+  @classmethod
+  def as_dict(cls, keys, values):
+    """{key: row} from key and value tensors (later duplicates win)."""
+    flat = cls.py_keys(keys)
+    rows = cls.rows(values).reshape(len(flat), values.shape[-1])
+    return {k: rows[i] for i, k in enumerate(flat)}
+
+  @classmethod
+  def expected(cls, ref, keys, default, dim):
+    """What a lookup of `keys` must return given the dict `ref`."""
+    flat = cls.py_keys(keys)
+    default = cls.rows(default).reshape(-1, dim)
+    if default.shape[0] == 1:
+      default = np.repeat(default, len(flat), axis=0)
+    out = np.stack([ref[k] if k in ref else default[i]
+                    for i, k in enumerate(flat)]) if flat else \
+        np.zeros([0, dim])
+    return out.reshape(list(keys.shape) + [dim])
+
+  @classmethod
+  def content(cls, table):
+    """The table's content as {key: row}, via export."""
+    keys, values = table.export()
+    assert len(cls.py_keys(keys)) == len(set(cls.py_keys(keys)))
+    return cls.as_dict(keys, values)
+
+  @staticmethod
+  def assert_same_content(actual, expected):
+    assert sorted(actual, key=repr) == sorted(expected, key=repr)
+    for k, row in expected.items():
+      np.testing.assert_array_equal(actual[k], row, err_msg=repr(k))
+
+
+@pytest.fixture
+def samples():
+  return Samples
+
+
+@pytest.fixture(params=KEY_DTYPES, ids=lambda d: d.name)
+def key_dtype(request):
+  return request.param
+
+
+@pytest.fixture(params=VALUE_DTYPES, ids=lambda d: d.name)
+def value_dtype(request):
+  return request.param
+
+
+@pytest.fixture(params=["eager", "function"])
+def eager_or_function(request):
+  """Returns run(fn, *args): fn(*args) eagerly, or tf.function(fn)(*args).
+
+  Tensors passed as args become tf.function inputs with their static shapes.
+  A returned tf.Operation (graph-mode result of a write) is dropped, since a
+  tf.function can only return tensors; writes still run, in program order.
+  """
+  if request.param == "eager":
+    return lambda fn, *args: fn(*args)
+
+  def run(fn, *args):
+    def body(*inner):
+      result = fn(*inner)
+      return None if isinstance(result, tf.Operation) else result
+    return tf.function(body)(*args)
+
+  return run
