@@ -10,6 +10,11 @@
 // Small capacities use malloc/realloc so that tiny tables (optimizer slots of
 // rare features, test tables) do not pay a page per shard.
 //
+// Mapped memory goes back to the operating system as soon as it is freed
+// (munmap), unlike small heap blocks that the allocator keeps; this is why
+// the threshold is low: outgrown index arrays and key arrays of a growing
+// table do not linger as free heap.
+//
 // release_tail() hands pages beyond the used prefix back to the kernel after
 // large removals, so a table that shrinks also shrinks its footprint.
 //
@@ -24,13 +29,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <utility>
 
 namespace tfra {
 namespace core {
 
 class GrowableBuffer {
  public:
-  static constexpr size_t kMapThreshold = size_t{256} << 10;  // 256 KiB
+  static constexpr size_t kMapThreshold = size_t{16} << 10;  // 16 KiB
 
   GrowableBuffer() = default;
   GrowableBuffer(const GrowableBuffer&) = delete;
@@ -50,6 +56,21 @@ class GrowableBuffer {
     if (want < bytes) want = bytes;
     if (want < 64) want = 64;
     return resize_capacity(want);
+  }
+
+  // Replaces the content with exactly `bytes` of fresh (unspecified)
+  // capacity. Returns false (buffer unchanged) when memory is unavailable.
+  bool allocate_exact(size_t bytes) {
+    GrowableBuffer fresh;
+    if (!fresh.resize_capacity(bytes < 64 ? 64 : bytes)) return false;
+    swap(fresh);
+    return true;
+  }
+
+  void swap(GrowableBuffer& other) {
+    std::swap(data_, other.data_);
+    std::swap(capacity_, other.capacity_);
+    std::swap(mapped_, other.mapped_);
   }
 
   // Returns pages wholly beyond `used` bytes to the operating system. Capacity

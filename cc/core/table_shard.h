@@ -105,11 +105,19 @@ class TableShard {
       if (k + kIndexAhead < count) index_.prefetch(hashes[order[k + kIndexAhead]]);
       const uint32_t pos = order[k];
       const char* src = values + static_cast<size_t>(pos) * row_bytes_;
-      const int64_t row = find_row(keys[pos], hashes[pos]);
-      if (row >= 0) {
-        std::memcpy(values_.data() + row * row_bytes_, src, row_bytes_);
+      const K* ks = keys_.data();
+      const Arg key = keys[pos];
+      bool found;
+      const int64_t slot = index_.find_or_claim(
+          hashes[pos], [&](uint32_t r) { return ks[r] == key; }, &found);
+      if (found) {
+        std::memcpy(values_.data() + index_.row_at(slot) * row_bytes_, src,
+                    row_bytes_);
+      } else if (slot >= 0) {
+        index_.set_row(slot, static_cast<uint32_t>(size_));
+        add_row(key, src);
       } else {
-        TFRA_CORE_RETURN_IF_ERROR(append(keys[pos], hashes[pos], src));
+        TFRA_CORE_RETURN_IF_ERROR(append(key, hashes[pos], src));
       }
     }
     return Status::OK();
@@ -185,21 +193,25 @@ class TableShard {
   Status append(Arg key, uint64_t hash, const char* value) {
     if (index_.growth_left() == 0) {
       const size_t groups = index_.groups();
-      // Mostly tombstones: rebuild at the same size; otherwise double.
+      // Mostly tombstones: rebuild at the same size; otherwise grow 1.5x.
       const size_t target =
-          groups == 0 ? 1 : (size_ * 2 <= groups * 7 ? groups : groups * 2);
+          groups == 0 ? 1
+                      : (size_ * 2 <= groups * 7 ? groups : FlatIndex::grown(groups));
       if (!rehash(target)) {
         return ResourceExhausted("out of memory growing the table index");
       }
     }
-    const uint32_t row = static_cast<uint32_t>(size_);
-    keys_.set(row, key);
-    std::memcpy(values_.data() + static_cast<size_t>(row) * row_bytes_, value,
-                row_bytes_);
-    index_.insert(hash, row);
+    index_.insert(hash, static_cast<uint32_t>(size_));
+    add_row(key, value);
+    return Status::OK();
+  }
+
+  // Writes row `size_` (capacity reserved by the caller) and counts it.
+  void add_row(Arg key, const char* value) {
+    keys_.set(size_, key);
+    std::memcpy(values_.data() + size_ * row_bytes_, value, row_bytes_);
     ++size_;
     if (size_ > shrink_mark_) shrink_mark_ = size_;
-    return Status::OK();
   }
 
   void erase(Arg key, uint64_t hash) {
