@@ -364,7 +364,7 @@ class CuckooHashTable(tf.saved_model.experimental.TrackableResource):
     Args:
       dirpath: Directory (created if missing).
       file_name: File name without extension; defaults to the table's name.
-      buffer_size: Write buffer in bytes.
+      buffer_size: Write buffer in bytes (values below 4096 use 4096).
       name: Optional op name.
 
     Example:
@@ -398,7 +398,7 @@ class CuckooHashTable(tf.saved_model.experimental.TrackableResource):
       file_name: File name without extension; defaults to the table's name.
       load_entire_dir: Load every `*.tfrakv` file in `dirpath` (in name
         order; later files win on duplicate keys).
-      buffer_size: Read buffer in bytes.
+      buffer_size: Read buffer in bytes (values below 4096 use 4096).
       name: Optional op name.
 
     Raises:
