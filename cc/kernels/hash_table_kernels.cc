@@ -189,22 +189,35 @@ class FindOp : public OpKernel {
   }
 };
 
+// Input 0 is the table, input 1 the keys and input 2 (argument `rows_arg`)
+// the rows, which must be keys.shape + [dim] of the table's value dtype.
 template <typename TK>
-class InsertOp : public OpKernel {
+absl::Status TableWithRows(OpKernelContext* ctx, const char* rows_arg,
+                           core::RefCountPtr<TableResource>* table) {
+  TF_RETURN_IF_ERROR(
+      GetTable(ctx, DataTypeToEnum<TK>::value, 2, rows_arg, table));
+  return CheckShape(rows_arg, ctx->input(2),
+                    ValueShapeFor(ctx->input(1), (*table)->dim()),
+                    "keys.shape + [dim]");
+}
+
+// Insert (insert-or-assign) and, with kReplace, Import (replace the whole
+// content): inputs (table, keys, values).
+template <typename TK, bool kReplace>
+class WriteRowsOp : public OpKernel {
  public:
   using OpKernel::OpKernel;
   void Compute(OpKernelContext* ctx) override {
     core::RefCountPtr<TableResource> table;
-    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, 2, "values", &table));
+    OP_REQUIRES_OK(ctx, TableWithRows<TK>(ctx, "values", &table));
     const Tensor& keys = ctx->input(1);
-    const Tensor& values = ctx->input(2);
-    OP_REQUIRES_OK(ctx, CheckShape("values", values,
-                                   ValueShapeFor(keys, table->dim()),
-                                   "keys.shape + [dim]"));
+    const char* rows = ctx->input(2).tensor_data().data();
     const KeyArgs<TK> args(keys);
-    OP_REQUIRES_OK(ctx, ToTfStatus(table->typed<TK>()->insert(
-                            args.data(), keys.NumElements(),
-                            values.tensor_data().data(), MakeParallelFor(ctx))));
+    CoreTable<TK>* t = table->typed<TK>();
+    OP_REQUIRES_OK(ctx, ToTfStatus(
+        kReplace ? t->import_replace(args.data(), keys.NumElements(), rows)
+                 : t->insert(args.data(), keys.NumElements(), rows,
+                             MakeParallelFor(ctx))));
   }
 };
 
@@ -214,13 +227,10 @@ class AccumOp : public OpKernel {
   using OpKernel::OpKernel;
   void Compute(OpKernelContext* ctx) override {
     core::RefCountPtr<TableResource> table;
-    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, 2, "values_or_deltas", &table));
+    OP_REQUIRES_OK(ctx, TableWithRows<TK>(ctx, "values_or_deltas", &table));
     const Tensor& keys = ctx->input(1);
     const Tensor& values = ctx->input(2);
     const Tensor& exists = ctx->input(3);
-    OP_REQUIRES_OK(ctx, CheckShape("values_or_deltas", values,
-                                   ValueShapeFor(keys, table->dim()),
-                                   "keys.shape + [dim]"));
     OP_REQUIRES_OK(ctx, CheckShape("exists", exists, keys.shape(), "keys.shape"));
     const KeyArgs<TK> args(keys);
     OP_REQUIRES_OK(ctx, ToTfStatus(table->typed<TK>()->accum(
@@ -310,25 +320,6 @@ class ExportOp : public OpKernel {
   }
 };
 
-template <typename TK>
-class ImportOp : public OpKernel {
- public:
-  using OpKernel::OpKernel;
-  void Compute(OpKernelContext* ctx) override {
-    core::RefCountPtr<TableResource> table;
-    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, 2, "values", &table));
-    const Tensor& keys = ctx->input(1);
-    const Tensor& values = ctx->input(2);
-    OP_REQUIRES_OK(ctx, CheckShape("values", values,
-                                   ValueShapeFor(keys, table->dim()),
-                                   "one row of [dim] per key"));
-    const KeyArgs<TK> args(keys);
-    OP_REQUIRES_OK(ctx, ToTfStatus(table->typed<TK>()->import_replace(
-                            args.data(), keys.NumElements(),
-                            values.tensor_data().data())));
-  }
-};
-
 REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableOfTensors").Device(DEVICE_CPU),
                         HashTableOp);
 REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableClear").Device(DEVICE_CPU), ClearOp);
@@ -340,7 +331,7 @@ REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableSize").Device(DEVICE_CPU), Siz
   TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableFindWithExists", "Tin", "Tout",  \
                           K, V, FindOp<K, true>)                                \
   TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableInsert", "Tin", "Tout", K, V,    \
-                          InsertOp<K>)                                          \
+                          WriteRowsOp<K, false>)                                          \
   TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableAccum", "key_dtype",             \
                           "value_dtype", K, V, AccumOp<K>)                      \
   TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableRemove", "Tin", "Tout", K, V,    \
@@ -348,7 +339,7 @@ REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableSize").Device(DEVICE_CPU), Siz
   TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableExport", "Tkeys", "Tvalues", K,  \
                           V, ExportOp<K>)                                       \
   TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableImport", "Tin", "Tout", K, V,    \
-                          ImportOp<K>)
+                          WriteRowsOp<K, true>)
 
 TFRA_FOR_EACH_KEY_VALUE_TYPE(TFRA_REGISTER_KV)
 #undef TFRA_REGISTER_KV
