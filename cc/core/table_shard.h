@@ -149,10 +149,18 @@ class TableShard {
     for (size_t k = 0; k < count; ++k) {
       erase(keys[order[k]], hashes[order[k]]);
     }
+    // After mass removal give memory back: row pages past the live rows, and
+    // the index once its load is under 1/8 (rebuilt at load 1/2, so growth
+    // at load 1 and shrinking never alternate). A failed rebuild keeps the
+    // old index, which is still correct.
     if (size_ < shrink_mark_ / 4) {
       keys_.release_tail(size_);
       values_.release_tail(size_ * row_bytes_);
       shrink_mark_ = size_;
+    }
+    const size_t groups = index_.groups();
+    if (groups > 1 && size_ * 8 < groups * 7) {
+      rehash(FlatIndex::groups_for(size_ * 2));
     }
   }
 

@@ -200,6 +200,27 @@ TEST(CpuHashTable, GrowthKeepsEveryEntryAndExportIsComplete) {
   }
 }
 
+TEST(CpuHashTable, MassRemovalReturnsIndexMemoryAndKeepsSurvivors) {
+  auto t = MakeTable<int64_t>(8, 4);
+  const int64_t n = 100000;
+  std::vector<int64_t> keys(n);
+  for (int64_t i = 0; i < n; ++i) keys[i] = i;
+  std::vector<float> vals(n * 8, 1.5f);
+  ASSERT_TRUE(t->insert(keys.data(), n, reinterpret_cast<char*>(vals.data()), {}).ok());
+  const size_t full = t->allocated_bytes();
+  ASSERT_TRUE(t->remove(keys.data() + 100, n - 100, {}).ok());
+  ASSERT_EQ(t->size(), 100);
+  // Index (5 bytes/slot) shrinks; row buffers keep capacity but release pages.
+  EXPECT_LT(t->allocated_bytes(), full - n * 4);
+  std::vector<float> out(100 * 8), def(8, 0.f);
+  ASSERT_TRUE(t->find(keys.data(), 100, reinterpret_cast<char*>(out.data()),
+                      reinterpret_cast<char*>(def.data()), false, nullptr, {}).ok());
+  EXPECT_EQ(out, std::vector<float>(100 * 8, 1.5f));
+  // Growing again after the shrink works.
+  ASSERT_TRUE(t->insert(keys.data(), n, reinterpret_cast<char*>(vals.data()), {}).ok());
+  EXPECT_EQ(t->size(), n);
+}
+
 // Writers insert/remove keys whose rows are constant (all elements equal a
 // function of key and version); readers check every row they see is one of
 // those constants, i.e. never torn, and keys never removed are always found.
