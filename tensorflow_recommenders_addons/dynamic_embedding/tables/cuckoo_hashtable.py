@@ -405,6 +405,21 @@ class CuckooHashTable(tf.saved_model.experimental.TrackableResource):
       tf.errors.NotFoundError: missing file or directory.
       tf.errors.DataLossError: truncated, corrupt or foreign file.
       tf.errors.InvalidArgumentError: key dtype, value dtype or dim differ.
+
+    Example:
+      >>> import os, tempfile, tensorflow as tf
+      >>> from tensorflow_recommenders_addons import dynamic_embedding as de
+      >>> d = tempfile.mkdtemp()
+      >>> for part in range(2):
+      ...   t = de.CuckooHashTable(tf.int64, tf.float32, [0.0], name=f"part{part}")
+      ...   t.insert([part], [[float(part)]])
+      ...   t.save_to_file_system(d)
+      >>> sorted(os.listdir(d))
+      ['part0.tfrakv', 'part1.tfrakv']
+      >>> merged = de.CuckooHashTable(tf.int64, tf.float32, [0.0])
+      >>> merged.load_from_file_system(d, load_entire_dir=True)
+      >>> merged.lookup([0, 1]).numpy().tolist()
+      [[0.0], [1.0]]
     """
     with tf.name_scope(name or f"{_op_name(self._name)}_load"):
       return _ops().tfra_cuckoo_hash_table_load_from_file_system(
