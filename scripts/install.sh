@@ -31,7 +31,12 @@ fi
 
 if [ ! -x .venv/bin/python ]; then
   echo "== creating .venv"
-  "$PYTHON" -m venv .venv
+  if ! "$PYTHON" -m venv .venv; then
+    # Debian's system Python ships venv/ensurepip separately.
+    rm -rf .venv
+    apt_install python3-venv
+    "$PYTHON" -m venv .venv
+  fi
 fi
 echo "== installing Python requirements (TensorFlow 2.21, test tools)"
 .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
