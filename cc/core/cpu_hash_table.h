@@ -93,51 +93,45 @@ class CpuHashTable final : public TableInterface<K> {
   Status find(const Arg* keys, size_t n, char* values, const char* defaults,
               bool per_key_defaults, bool* exists,
               const ParallelFor& pf) const override {
-    Plan plan;
-    TFRA_CORE_RETURN_IF_ERROR(make_plan(keys, n, &plan));
-    run(plan, pf, /*ns_per_key=*/150, [&](size_t s, const uint32_t* order,
-                                          size_t count) {
-      std::shared_lock<std::shared_mutex> lock(shards_[s]->mu);
-      shards_[s]->table.find_batch(keys, plan.hashes.data(), order, count,
-                                   values, defaults, per_key_defaults, exists);
-      return Status::OK();
-    });
-    return Status::OK();
+    return for_each_shard</*kExclusive=*/false>(
+        keys, n, pf, 150,
+        [&](const TableShard<K>& t, const uint64_t* hashes,
+            const uint32_t* order, size_t count) {
+          t.find_batch(keys, hashes, order, count, values, defaults,
+                       per_key_defaults, exists);
+          return Status::OK();
+        });
   }
 
   Status insert(const Arg* keys, size_t n, const char* values,
                 const ParallelFor& pf) override {
-    Plan plan;
-    TFRA_CORE_RETURN_IF_ERROR(make_plan(keys, n, &plan));
-    return run(plan, pf, 200, [&](size_t s, const uint32_t* order,
-                                  size_t count) {
-      std::unique_lock<std::shared_mutex> lock(shards_[s]->mu);
-      return shards_[s]->table.insert_batch(keys, plan.hashes.data(), order,
-                                            count, values);
-    });
+    return for_each_shard<true>(
+        keys, n, pf, 200,
+        [&](TableShard<K>& t, const uint64_t* hashes, const uint32_t* order,
+            size_t count) {
+          return t.insert_batch(keys, hashes, order, count, values);
+        });
   }
 
   Status accum(const Arg* keys, size_t n, const char* values,
                const bool* exists, const ParallelFor& pf) override {
-    Plan plan;
-    TFRA_CORE_RETURN_IF_ERROR(make_plan(keys, n, &plan));
-    return run(plan, pf, 200, [&](size_t s, const uint32_t* order,
-                                  size_t count) {
-      std::unique_lock<std::shared_mutex> lock(shards_[s]->mu);
-      return shards_[s]->table.accum_batch(keys, plan.hashes.data(), order,
-                                           count, values, exists, accum_);
-    });
+    return for_each_shard<true>(
+        keys, n, pf, 200,
+        [&](TableShard<K>& t, const uint64_t* hashes, const uint32_t* order,
+            size_t count) {
+          return t.accum_batch(keys, hashes, order, count, values, exists,
+                               accum_);
+        });
   }
 
   Status remove(const Arg* keys, size_t n, const ParallelFor& pf) override {
-    Plan plan;
-    TFRA_CORE_RETURN_IF_ERROR(make_plan(keys, n, &plan));
-    return run(plan, pf, 200, [&](size_t s, const uint32_t* order,
-                                  size_t count) {
-      std::unique_lock<std::shared_mutex> lock(shards_[s]->mu);
-      shards_[s]->table.remove_batch(keys, plan.hashes.data(), order, count);
-      return Status::OK();
-    });
+    return for_each_shard<true>(
+        keys, n, pf, 200,
+        [&](TableShard<K>& t, const uint64_t* hashes, const uint32_t* order,
+            size_t count) {
+          t.remove_batch(keys, hashes, order, count);
+          return Status::OK();
+        });
   }
 
   Status import_replace(const Arg* keys, size_t n,
@@ -277,6 +271,26 @@ class CpuHashTable final : public TableInterface<K> {
       if (!st.ok()) return st;
     }
     return Status::OK();
+  }
+
+  // Groups the batch by shard and calls fn(shard table, hashes, order,
+  // count) for every shard with keys, holding that shard's lock: exclusive
+  // for mutations, shared for reads.
+  template <bool kExclusive, typename Fn>
+  Status for_each_shard(const Arg* keys, size_t n, const ParallelFor& pf,
+                        int64_t ns_per_key, Fn&& fn) const {
+    Plan plan;
+    TFRA_CORE_RETURN_IF_ERROR(make_plan(keys, n, &plan));
+    return run(plan, pf, ns_per_key,
+               [&](size_t s, const uint32_t* order, size_t count) {
+                 Shard& shard = *shards_[s];
+                 if (kExclusive) {
+                   std::unique_lock<std::shared_mutex> lock(shard.mu);
+                   return fn(shard.table, plan.hashes.data(), order, count);
+                 }
+                 std::shared_lock<std::shared_mutex> lock(shard.mu);
+                 return fn(shard.table, plan.hashes.data(), order, count);
+               });
   }
 
   static constexpr size_t kParallelMinKeys = 4096;

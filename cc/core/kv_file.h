@@ -332,10 +332,16 @@ class KvFileReader {
     return Take(reinterpret_cast<char*>(key), sizeof(T));
   }
 
+  // Integer keys are their own argument type and pass as they are; string
+  // keys are viewed as string_views.
   static Status Emit(const ChunkFn& fn, const std::vector<K>& keys,
                      const std::vector<char>& values, size_t count) {
-    std::vector<Arg> args(keys.begin(), keys.begin() + count);
-    return fn(args.data(), values.data(), count);
+    if constexpr (std::is_same<Arg, K>::value) {
+      return fn(keys.data(), values.data(), count);
+    } else {
+      std::vector<Arg> args(keys.begin(), keys.begin() + count);
+      return fn(args.data(), values.data(), count);
+    }
   }
 
   ByteSource* src_;
