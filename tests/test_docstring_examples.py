@@ -10,7 +10,34 @@ MODULES = [
     "tensorflow_recommenders_addons.utils.resource_loader",
     "tensorflow_recommenders_addons.dynamic_embedding.tables.cuckoo_hashtable",
     "tensorflow_recommenders_addons.dynamic_embedding.tables.kv_creator",
+    "tensorflow_recommenders_addons.dynamic_embedding.partition",
+    "tensorflow_recommenders_addons.dynamic_embedding.variable",
+    "tensorflow_recommenders_addons.dynamic_embedding.variable_store",
+    "tensorflow_recommenders_addons.dynamic_embedding.trainable",
+    "tensorflow_recommenders_addons.dynamic_embedding.lookup",
+    "tensorflow_recommenders_addons.dynamic_embedding.shadow_ops",
+    "tensorflow_recommenders_addons.dynamic_embedding.unique",
 ]
+
+
+def _public_symbols():
+  de = importlib.import_module(
+      "tensorflow_recommenders_addons.dynamic_embedding")
+  for name in de.__all__:
+    obj = getattr(de, name)
+    if callable(obj):
+      yield f"de.{name}", obj
+  for name in ("ShadowVariable", "embedding_lookup"):
+    yield f"de.shadow_ops.{name}", getattr(de.shadow_ops, name)
+
+
+@pytest.mark.parametrize("label,obj", list(_public_symbols()),
+                         ids=lambda x: x if isinstance(x, str) else "")
+def test_public_symbol_has_example(label, obj):
+  doc = obj.__doc__ or ""
+  assert ">>>" in doc, f"{label} has no runnable docstring example"
+  if isinstance(obj, type) and obj.__init__ is not object.__init__:
+    assert "Args:" in doc, f"{label} documents no Args"
 
 
 @pytest.mark.parametrize("name", MODULES)

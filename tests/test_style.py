@@ -13,6 +13,9 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / \
     "tensorflow_recommenders_addons"
 SOURCES = sorted(PACKAGE.rglob("*.py"))
 PRIVATE_TF = ("tensorflow.python", "tensorflow.core", "tensorflow.compiler")
+# The single module allowed to import TensorFlow internals; its docstring
+# names the public API that is missing.
+INTERNAL_BRIDGE = PACKAGE / "utils" / "tf_internal.py"
 
 
 def _private_tf_imports(tree):
@@ -48,7 +51,12 @@ def test_package_sources_are_found():
 @pytest.mark.parametrize("path", SOURCES, ids=_rel)
 def test_no_private_tensorflow_imports(path):
   tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-  assert list(_private_tf_imports(tree)) == []
+  found = list(_private_tf_imports(tree))
+  if path == INTERNAL_BRIDGE:
+    assert [name for _, name in found] == [
+        "tensorflow.python.ops.resource_variable_ops"]
+  else:
+    assert found == []
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=_rel)

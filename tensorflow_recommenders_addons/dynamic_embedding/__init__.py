@@ -1,5 +1,18 @@
 """Dynamic embeddings: hash-table backed embedding storage (`de`).
 
+Variables and lookups:
+  Variable                       embedding table keyed by raw ids, sharded
+  get_variable                   named variables with scope reuse
+  default_partition_fn           key -> shard routing
+  embedding_lookup               like tf.nn.embedding_lookup
+  embedding_lookup_unique        deduplicating lookup
+  embedding_lookup_sparse        like tf.nn.embedding_lookup_sparse
+  safe_embedding_lookup_sparse   like tf.nn.safe_embedding_lookup_sparse
+  TrainableWrapper               the variable gradients reach
+  unique                         fast batch deduplication
+  segment_sum_rows               fast merge of duplicate ids' rows
+  shadow_ops                     ShadowVariable + its lookup (eager/Keras)
+
 Tables and their creators:
   CuckooHashTable          the CPU hash table (TFRA-compatible name)
   CuckooHashTableConfig    its tuning knobs
@@ -7,14 +20,36 @@ Tables and their creators:
   CuckooHashTableCreator   the default creator
 """
 
+from tensorflow_recommenders_addons.dynamic_embedding import shadow_ops
+from tensorflow_recommenders_addons.dynamic_embedding.lookup import embedding_lookup
+from tensorflow_recommenders_addons.dynamic_embedding.lookup import embedding_lookup_sparse
+from tensorflow_recommenders_addons.dynamic_embedding.lookup import embedding_lookup_unique
+from tensorflow_recommenders_addons.dynamic_embedding.lookup import safe_embedding_lookup_sparse
+from tensorflow_recommenders_addons.dynamic_embedding.partition import default_partition_fn
 from tensorflow_recommenders_addons.dynamic_embedding.tables.cuckoo_hashtable import CuckooHashTable
 from tensorflow_recommenders_addons.dynamic_embedding.tables.kv_creator import CuckooHashTableConfig
 from tensorflow_recommenders_addons.dynamic_embedding.tables.kv_creator import CuckooHashTableCreator
 from tensorflow_recommenders_addons.dynamic_embedding.tables.kv_creator import KVCreator
+from tensorflow_recommenders_addons.dynamic_embedding.trainable import TrainableWrapper
+from tensorflow_recommenders_addons.dynamic_embedding.unique import segment_sum_rows
+from tensorflow_recommenders_addons.dynamic_embedding.unique import unique
+from tensorflow_recommenders_addons.dynamic_embedding.variable import Variable
+from tensorflow_recommenders_addons.dynamic_embedding.variable_store import get_variable
 
 __all__ = [
     "CuckooHashTable",
     "CuckooHashTableConfig",
     "CuckooHashTableCreator",
     "KVCreator",
+    "TrainableWrapper",
+    "Variable",
+    "default_partition_fn",
+    "embedding_lookup",
+    "embedding_lookup_sparse",
+    "embedding_lookup_unique",
+    "get_variable",
+    "safe_embedding_lookup_sparse",
+    "segment_sum_rows",
+    "shadow_ops",
+    "unique",
 ]

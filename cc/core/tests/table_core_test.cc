@@ -15,6 +15,7 @@
 #include "cc/core/cpu_hash_table.h"
 #include "cc/core/crc32c.h"
 #include "cc/core/kv_file.h"
+#include "cc/core/unique.h"
 
 namespace tfra {
 namespace core {
@@ -345,3 +346,38 @@ TEST(KvFile, RoundTripAndDetectsTruncationAndCorruption) {
 }  // namespace
 }  // namespace core
 }  // namespace tfra
+
+// UniqueKeys against a std::map reference: first-seen order, idx maps every
+// position to its key's distinct number, for int64 and string keys (strings
+// with embedded NULs, empty, long) and with heavy duplication.
+TEST(UniqueKeys, MatchesFirstSeenOrderReference) {
+  std::mt19937_64 rng(7);
+  for (size_t n : {0u, 1u, 5u, 1000u, 50000u}) {
+    std::vector<int64_t> keys(n);
+    for (auto& k : keys) k = static_cast<int64_t>(rng() % (n / 3 + 1)) - 7;
+    std::vector<int32_t> idx(n);
+    std::vector<uint32_t> first;
+    const size_t u = tfra::core::UniqueKeys(keys.data(), n, idx.data(), &first);
+    std::map<int64_t, int32_t> seen;
+    std::vector<int64_t> order;
+    for (size_t i = 0; i < n; ++i) {
+      auto it = seen.find(keys[i]);
+      if (it == seen.end()) {
+        it = seen.emplace(keys[i], static_cast<int32_t>(order.size())).first;
+        order.push_back(keys[i]);
+      }
+      ASSERT_EQ(idx[i], it->second) << i;
+    }
+    ASSERT_EQ(u, order.size());
+    for (size_t j = 0; j < u; ++j) ASSERT_EQ(keys[first[j]], order[j]);
+  }
+  const std::vector<std::string> strs = {"a", std::string("a\0b", 3), "", "a",
+                                         std::string(40, 'k'), "",
+                                         std::string("a\0c", 3)};
+  std::vector<std::string_view> views(strs.begin(), strs.end());
+  std::vector<int32_t> idx(views.size());
+  std::vector<uint32_t> first;
+  ASSERT_EQ(tfra::core::UniqueKeys(views.data(), views.size(), idx.data(), &first), 5u);
+  EXPECT_EQ(idx, (std::vector<int32_t>{0, 1, 2, 0, 3, 2, 4}));
+  EXPECT_EQ(first, (std::vector<uint32_t>{0, 1, 2, 4, 6}));
+}

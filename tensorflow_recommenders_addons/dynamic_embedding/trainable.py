@@ -1,0 +1,114 @@
+"""`TrainableWrapper`: the variable through which gradients reach a table.
+
+A hash table is not a `tf.Variable`, so `tf.GradientTape` cannot
+differentiate with respect to it. A lookup therefore copies the rows it
+needs into a small trainable variable, the wrapper, and computes its output
+from the wrapper. Layout, for a lookup of flat ids `x`:
+
+    unique_ids, idx = unique(x)          # each id once, in first-seen order
+    wrapper  <- rows of unique_ids       # shape [len(unique_ids), dim]
+    wrapper.ids <- unique_ids
+    output   = wrapper[idx]              # shape [len(x), dim]
+
+The gradient with respect to the wrapper is a dense `[len(unique_ids), dim]`
+tensor: row i is the sum of the output gradients of every position holding
+`unique_ids[i]`, i.e. duplicate ids accumulate exactly as they do for
+`tf.nn.embedding_lookup` on a dense variable (densified). An optimizer
+updates the wrapper and writes it back with `update_op()`.
+
+One wrapper exists per (variable, lookup name): it is created once, outside
+any `tf.function` (so functions may retrace), and reassigned by every lookup
+with that name. Two lookups of one variable in one training step therefore
+need different `name`s, as in TFRA.
+"""
+
+import tensorflow as tf
+
+from tensorflow_recommenders_addons.utils.tf_internal import ResourceVariable
+
+
+class _PlainConstruction(type(ResourceVariable)):
+  """Constructs subclasses like ordinary classes.
+
+  `tf.Variable`'s metaclass first binds constructor arguments to
+  `tf.Variable`'s own signature (`initial_value`, `trainable`, ...), which
+  breaks positional calls such as `ShadowVariable(var, "name",
+  trainable=False)`; our wrappers have their own signatures.
+  """
+
+  def __call__(cls, *args, **kwargs):
+    return type.__call__(cls, *args, **kwargs)
+
+
+class TrainableWrapper(ResourceVariable, metaclass=_PlainConstruction):
+  """A trainable variable holding the rows of one lookup of a `de.Variable`.
+
+  Returned by the lookup functions when `return_trainable=True`; users do
+  not construct it. Its value has shape `[n, dim]` for the `n` distinct ids
+  of the latest lookup (`ids`), in first-seen order.
+
+  Args:
+    params: The `de.Variable` looked up.
+    name: Lookup name this wrapper serves.
+    max_norm: The lookup's `max_norm` (recorded for optimizers).
+    trainable: Whether the tape and optimizers see it.
+
+  Example:
+    >>> import tensorflow as tf
+    >>> from tensorflow_recommenders_addons import dynamic_embedding as de
+    >>> var = de.Variable(dim=2, initializer=1.0)
+    >>> with tf.GradientTape() as tape:
+    ...   out, tw = de.embedding_lookup(var, [3, 4, 3], return_trainable=True)
+    ...   loss = tf.reduce_sum(out)
+    >>> tw.ids.numpy().tolist(), tape.gradient(loss, tw).numpy().tolist()
+    ([3, 4], [[2.0, 2.0], [1.0, 1.0]])
+  """
+
+  def __init__(self, params, name, max_norm=None, trainable=True):
+    self.params = params
+    self.max_norm = max_norm
+    self.lookup_name = name
+    var_name = _variable_name(f"{params.name}/TrainableWrapper_{name}")
+    with tf.init_scope():
+      super().__init__(
+          initial_value=tf.zeros([0, params.dim], params.value_dtype),
+          shape=tf.TensorShape([None, params.dim]),
+          dtype=params.value_dtype,
+          trainable=trainable,
+          name=var_name)
+      self._ids = tf.Variable(
+          tf.zeros([0], params.key_dtype), shape=tf.TensorShape([None]),
+          trainable=False, name=var_name + "_ids")
+
+  @property
+  def ids(self):
+    """The distinct ids whose rows the wrapper holds (a variable)."""
+    return self._ids
+
+  def assign_rows(self, unique_ids, rows):
+    """Loads `rows` (for `unique_ids`) and returns the wrapper's value.
+
+    The returned tensor is read after the assignment and recorded on any
+    active gradient tape, so gradients flow to this wrapper.
+    """
+    updates = [self._ids.assign(unique_ids, read_value=False),
+               self.assign(rows, read_value=False)]
+    with tf.control_dependencies([op for op in updates if op is not None]):
+      return self.value()
+
+  def update_op(self, name=None):
+    """Writes the wrapper's rows back into the table (an upsert).
+
+    Call after changing the wrapper (e.g. an optimizer step) to persist the
+    new rows under their ids.
+
+    Returns:
+      The write op (None when executing eagerly).
+    """
+    return self.params.upsert(self._ids.value(), self.value(), name=name)
+
+
+def _variable_name(name):
+  """A valid variable name: TF names allow [A-Za-z0-9_.\\-/] only."""
+  cleaned = "".join(c if c.isalnum() or c in "_.-/" else "_" for c in name)
+  return cleaned.strip("/") or "TrainableWrapper"

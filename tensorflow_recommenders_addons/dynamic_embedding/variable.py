@@ -1,0 +1,556 @@
+"""`de.Variable`: an embedding table keyed by raw ids, sharded over devices.
+
+A variable owns one table per device in `devices` (built by its
+`kv_creator`, `de.CuckooHashTableCreator` by default). Key k lives in table
+`partitioner(k, shard_num)`. Every method takes keys of any shape, routes
+them (`partition.Routing`), runs one table op per shard on that shard's
+device and returns results in key order.
+
+Checkpointing: the variable, not its tables, is the saveable object. It saves
+all rows as one `keys`/`values` pair under its own object path and on restore
+routes them through its *current* partitioner, so a checkpoint restores into
+a variable with another shard count or another `name`, and replaces the
+content (keys not in the checkpoint are gone afterwards).
+"""
+
+import tensorflow as tf
+
+from tensorflow_recommenders_addons.dynamic_embedding.initializers import RowInitializer
+from tensorflow_recommenders_addons.dynamic_embedding.partition import Routing
+from tensorflow_recommenders_addons.dynamic_embedding.partition import default_partition_fn
+from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
+from tensorflow_recommenders_addons.dynamic_embedding.tables.cuckoo_hashtable import DEFAULT_BUFFER_SIZE
+from tensorflow_recommenders_addons.dynamic_embedding.tables.kv_creator import CuckooHashTableCreator
+from tensorflow_recommenders_addons.dynamic_embedding.tables.kv_creator import KVCreator
+from tensorflow_recommenders_addons.dynamic_embedding import variable_files
+
+
+class _Untracked:
+  """Per-variable bookkeeping kept out of checkpoints (a plain object is not
+  tracked by `tf.Module`): lookup wrappers and optimizer slots."""
+
+  def __init__(self):
+    self.trainables = {}
+    self.slots = {}
+
+
+class Variable(tf.Module):
+  """A dynamic embedding table: ids of any value map to `dim`-wide rows.
+
+  Unknown ids read the `initializer`'s rows without being inserted; rows are
+  written by `upsert`/`accum` (and by optimizers when training).
+
+  Args:
+    key_dtype: `tf.int64`, `tf.int32` or `tf.string`.
+    value_dtype: Row dtype (float32, float16, bfloat16, float64, int8,
+      int32, int64, bool).
+    dim: Row width, an int >= 1.
+    devices: Devices, one table shard on each (a string or a list); None
+      means one shard on the current device.
+    partitioner: `fn(keys, shard_num) -> int shard numbers`; default
+      `de.default_partition_fn` (key modulo shard count, strings by a stable
+      hash).
+    shared_name: Kept for TFRA compatibility (recorded as `shared_name`);
+      tables are always private to their variable.
+    name: Variable name; table names, wrapper names and file names derive
+      from it. Checkpoints match by object path, not by name.
+    initializer: Rows for missing ids: None (zeros), a number, `dim`
+      numbers, a Keras/`tf` initializer, or a callable `fn(shape[, dtype])`.
+    trainable: Whether lookups create trainable wrappers for gradients.
+    checkpoint: Whether checkpoints and SavedModels save the rows.
+    init_size: Expected number of rows (pre-sizes the tables).
+    kv_creator: A `de.KVCreator` building each shard's table.
+    restrict_policy: A restrict-policy class, instantiated as
+      `restrict_policy(self)`; used by `restrict`.
+    bp_v2: Optimizers write deltas with `accum` instead of `upsert`, so
+      several trainers can update one table.
+    short_file_name: Use short hashed file names in `save_to_file_system`
+      (for names too long for the filesystem).
+
+  Raises:
+    tf.errors.InvalidArgumentError: unsupported dtypes, `dim` < 1, negative
+      `init_size`, an empty `devices` list, a `kv_creator` that is not a
+      `de.KVCreator`, or a bad constant `initializer`.
+
+  Example:
+    >>> import tensorflow as tf
+    >>> from tensorflow_recommenders_addons import dynamic_embedding as de
+    >>> var = de.Variable(key_dtype=tf.string, dim=2, initializer=-1.0)
+    >>> var.upsert(["a"], [[1.0, 2.0]])
+    >>> var.lookup(["a", "zz"]).numpy().tolist()
+    [[1.0, 2.0], [-1.0, -1.0]]
+  """
+
+  def __init__(self,
+               key_dtype=tf.int64,
+               value_dtype=tf.float32,
+               dim=1,
+               devices=None,
+               partitioner=default_partition_fn,
+               shared_name=None,
+               name="DynamicEmbedding_Variable",
+               initializer=None,
+               trainable=True,
+               checkpoint=True,
+               init_size=0,
+               kv_creator=None,
+               restrict_policy=None,
+               bp_v2=False,
+               short_file_name=False):
+    super().__init__(name=_module_name(name))
+    self._de_name = name
+    self.key_dtype = v.check_dtype("key_dtype", key_dtype, v.KEY_DTYPES)
+    self.value_dtype = v.check_dtype("value_dtype", value_dtype,
+                                     v.VALUE_DTYPES)
+    if isinstance(dim, bool) or int(dim) != dim or int(dim) < 1:
+      raise v.invalid(f"dim: must be an integer >= 1, got {dim!r}")
+    self.dim = int(dim)
+    if devices is None:
+      devices = [""]
+    elif isinstance(devices, str):
+      devices = [devices]
+    self.devices = list(devices)
+    if not self.devices:
+      raise v.invalid("devices: must name at least one device (or be None)")
+    if not callable(partitioner):
+      raise v.invalid(f"partitioner: must be callable, got {partitioner!r}")
+    if int(init_size) < 0:
+      raise v.invalid(f"init_size: must be >= 0, got {init_size}")
+    kv_creator = kv_creator if kv_creator is not None else CuckooHashTableCreator()
+    if not isinstance(kv_creator, KVCreator):
+      raise v.invalid(f"kv_creator: must be a de.KVCreator, got "
+                      f"{type(kv_creator).__name__}")
+    self.partition_fn = partitioner
+    self.shared_name = shared_name
+    self.initializer = initializer
+    self.trainable = bool(trainable)
+    self.checkpoint = bool(checkpoint)
+    self.init_size = int(init_size)
+    self.kv_creator = kv_creator
+    self.bp_v2 = bool(bp_v2)
+    self.short_file_name = bool(short_file_name)
+    self._rows = RowInitializer(initializer, self.dim, self.value_dtype)
+    self._store = _Untracked()
+    tables = []
+    for idx, device in enumerate(self.devices):
+      with tf.device(device):
+        tables.append(kv_creator.create(
+            key_dtype=self.key_dtype,
+            value_dtype=self.value_dtype,
+            default_value=self._rows.default_row,
+            name=self._table_name(idx),
+            checkpoint=False,  # the variable saves all shards as one
+            init_size=self.init_size // len(self.devices),
+            device=device))
+    self._tables = tables
+    self.restrict_policy = restrict_policy(self) if restrict_policy else None
+
+  @property
+  def name(self):
+    """The variable's name as given."""
+    return self._de_name
+
+  @property
+  def shard_num(self):
+    """Number of table shards."""
+    return len(self._tables)
+
+  @property
+  def tables(self):
+    """The shard tables, in shard order."""
+    return list(self._tables)
+
+  @property
+  def trainable_store(self):
+    """{lookup name: `de.TrainableWrapper`} of this variable's lookups."""
+    return dict(self._store.trainables)
+
+  def _table_name(self, idx):
+    return "{}_mht_{}of{}".format(self._de_name.replace("/", "_"), idx + 1,
+                                  len(self.devices))
+
+  # Reads ----------------------------------------------------------------
+
+  def lookup(self, keys, return_exists=False, name=None):
+    """Returns the rows of `keys`; missing keys get initializer rows.
+
+    Missing keys are not inserted.
+
+    Args:
+      keys: Keys of any shape, of `key_dtype`.
+      return_exists: Also return a bool tensor (`keys.shape`) marking the
+        keys present in the table.
+      name: Optional name scope.
+
+    Returns:
+      Rows of shape `keys.shape + [dim]` (and `exists` if requested).
+
+    Raises:
+      tf.errors.InvalidArgumentError: keys of another dtype.
+
+    Example:
+      >>> import tensorflow as tf
+      >>> from tensorflow_recommenders_addons import dynamic_embedding as de
+      >>> var = de.Variable(dim=1, devices=["/CPU:0", "/CPU:0"])
+      >>> var.upsert([1, 2], [[1.0], [2.0]])
+      >>> rows, exists = var.lookup([[2, 3]], return_exists=True)
+      >>> rows.numpy().tolist(), exists.numpy().tolist()
+      ([[[2.0], [0.0]]], [[True, False]])
+    """
+    keys = v.to_tensor("keys", keys, self.key_dtype)
+    with tf.name_scope(name or "lookup"):
+      flat = tf.reshape(keys, [-1])
+      need_exists = return_exists or self._rows.generates
+      values, exists = self._find(flat, need_exists)
+      if self._rows.generates:
+        missing = tf.where(tf.logical_not(exists))
+        values = tf.tensor_scatter_nd_update(
+            values, missing, self._rows.generate(tf.shape(missing)[0]))
+      values = self._unflatten(values, keys)
+      if return_exists:
+        exists = tf.reshape(exists, tf.shape(keys))
+        exists.set_shape(keys.shape)
+        return values, exists
+      return values
+
+  def _find(self, flat, need_exists):
+    """(values [n, dim], exists [n] or None) for flat keys."""
+    if self.shard_num == 1:
+      out = self._tables[0].lookup(flat, return_exists=need_exists)
+      return out if need_exists else (out, None)
+    routing = Routing(self.partition_fn, flat, self.shard_num)
+    values, exists = [], []
+    for table, device, part in zip(self._tables, self.devices,
+                                   routing.split(flat)):
+      with tf.device(device):
+        out = table.lookup(part, return_exists=need_exists)
+      if need_exists:
+        values.append(out[0])
+        exists.append(out[1])
+      else:
+        values.append(out)
+    return (routing.stitch(values),
+            routing.stitch(exists) if need_exists else None)
+
+  def _unflatten(self, rows, keys):
+    out = tf.reshape(rows, tf.concat([tf.shape(keys), [self.dim]], 0))
+    out.set_shape(keys.shape.concatenate([self.dim]))
+    return out
+
+  def size(self, name=None):
+    """Number of rows over all shards (scalar int64).
+
+    Example:
+      >>> from tensorflow_recommenders_addons import dynamic_embedding as de
+      >>> var = de.Variable(dim=1)
+      >>> var.upsert([1, 2, 2], [[1.0], [2.0], [3.0]])
+      >>> int(var.size())
+      2
+    """
+    with tf.name_scope(name or "size"):
+      sizes = []
+      for table, device in zip(self._tables, self.devices):
+        with tf.device(device):
+          sizes.append(table.size())
+      return tf.add_n(sizes)
+
+  def export(self, name=None):
+    """All `(keys, values)` of every shard, in no fixed order.
+
+    Returns:
+      keys `[n]` and values `[n, dim]`.
+
+    Example:
+      >>> from tensorflow_recommenders_addons import dynamic_embedding as de
+      >>> var = de.Variable(dim=1)
+      >>> var.upsert([7], [[7.0]])
+      >>> [t.numpy().tolist() for t in var.export()]
+      [[7], [[7.0]]]
+    """
+    with tf.name_scope(name or "export"):
+      parts = []
+      for table, device in zip(self._tables, self.devices):
+        with tf.device(device):
+          parts.append(table.export())
+      if len(parts) == 1:
+        return parts[0]
+      return (tf.concat([p[0] for p in parts], 0),
+              tf.concat([p[1] for p in parts], 0))
+
+  # Writes ---------------------------------------------------------------
+
+  def _rows_for(self, arg, keys, values):
+    """Validated flat `(keys [n], values [n, dim])`; checks run before any
+    shard is written."""
+    keys = v.to_tensor("keys", keys, self.key_dtype)
+    values = v.to_tensor(arg, values, self.value_dtype)
+    v.check_rows(arg, values, keys, self.dim)
+    expected = keys.shape.concatenate([self.dim])
+    if not (values.shape.is_fully_defined() and expected.is_fully_defined()):
+      check = tf.debugging.assert_equal(
+          tf.shape(values), tf.concat([tf.shape(keys), [self.dim]], 0),
+          message=f"{arg}: shape must be keys.shape + [dim]")
+      with tf.control_dependencies([check]):
+        values = tf.identity(values)
+    return tf.reshape(keys, [-1]), tf.reshape(values, [-1, self.dim])
+
+  def _write(self, method, keys, *columns):
+    """Calls `table.<method>(keys_part, *column_parts)` on every shard."""
+    if self.shard_num == 1:
+      return getattr(self._tables[0], method)(keys, *columns)
+    routing = Routing(self.partition_fn, keys, self.shard_num)
+    split = [routing.split(keys)] + [routing.split(c) for c in columns]
+    ops = []
+    for idx, (table, device) in enumerate(zip(self._tables, self.devices)):
+      with tf.device(device):
+        ops.append(getattr(table, method)(*[s[idx] for s in split]))
+    return _group(ops)
+
+  def upsert(self, keys, values, name=None):
+    """Inserts or overwrites the rows of `keys` (last duplicate wins).
+
+    Args:
+      keys: Keys of any shape.
+      values: Rows of shape `keys.shape + [dim]`.
+      name: Optional name scope.
+
+    Returns:
+      The write op (None when executing eagerly).
+
+    Raises:
+      tf.errors.InvalidArgumentError: wrong dtypes or shapes, or a
+        partitioner out of range; nothing is written.
+
+    Example:
+      >>> from tensorflow_recommenders_addons import dynamic_embedding as de
+      >>> var = de.Variable(dim=2)
+      >>> var.upsert([[1, 2]], [[[1.0, 1.0], [2.0, 2.0]]])
+      >>> var.lookup([2]).numpy().tolist()
+      [[2.0, 2.0]]
+    """
+    with tf.name_scope(name or "upsert"):
+      keys, values = self._rows_for("values", keys, values)
+      return self._write("insert", keys, values)
+
+  def accum(self, keys, old_values, new_values, exists, name=None):
+    """Adds `new_values - old_values` to existing rows; inserts the others.
+
+    For positions where `exists` is True the row receives the delta (so
+    concurrent trainers' updates add up); where it is False `new_values` is
+    inserted. Positions whose key appeared or vanished since `exists` was
+    read are skipped.
+
+    Args:
+      keys: Keys of any shape.
+      old_values: Rows read earlier, `keys.shape + [dim]`.
+      new_values: Updated rows, same shape.
+      exists: bool, `keys.shape`, from `lookup(..., return_exists=True)`.
+      name: Optional name scope.
+
+    Returns:
+      The write op (None when executing eagerly).
+
+    Example:
+      >>> from tensorflow_recommenders_addons import dynamic_embedding as de
+      >>> var = de.Variable(dim=1)
+      >>> var.upsert([1], [[10.0]])
+      >>> old, exists = var.lookup([1, 2], return_exists=True)
+      >>> var.accum([1, 2], old, old + 1.0, exists)
+      >>> var.lookup([1, 2]).numpy().tolist()
+      [[11.0], [1.0]]
+    """
+    with tf.name_scope(name or "accum"):
+      keys = v.to_tensor("keys", keys, self.key_dtype)
+      flat_keys, old = self._rows_for("old_values", keys, old_values)
+      _, new = self._rows_for("new_values", keys, new_values)
+      exists = v.to_tensor("exists", exists, tf.bool)
+      if not exists.shape.is_compatible_with(keys.shape):
+        raise v.invalid(f"exists: expected the keys' shape, got "
+                        f"{exists.shape}")
+      exists = tf.reshape(exists, [-1])
+      deltas = tf.where(exists[:, None], new - old, new)
+      return self._write("accum", flat_keys, deltas, exists)
+
+  def remove(self, keys, name=None):
+    """Removes `keys` (absent keys are ignored).
+
+    Example:
+      >>> from tensorflow_recommenders_addons import dynamic_embedding as de
+      >>> var = de.Variable(dim=1)
+      >>> var.upsert([1, 2], [[1.0], [2.0]])
+      >>> var.remove([1])
+      >>> int(var.size())
+      1
+    """
+    keys = v.to_tensor("keys", keys, self.key_dtype)
+    with tf.name_scope(name or "remove"):
+      return self._write("remove", tf.reshape(keys, [-1]))
+
+  def clear(self, name=None):
+    """Removes every row of every shard.
+
+    Example:
+      >>> from tensorflow_recommenders_addons import dynamic_embedding as de
+      >>> var = de.Variable(dim=1)
+      >>> var.upsert([1], [[1.0]])
+      >>> var.clear()
+      >>> int(var.size())
+      0
+    """
+    with tf.name_scope(name or "clear"):
+      ops = []
+      for table, device in zip(self._tables, self.devices):
+        with tf.device(device):
+          ops.append(table.clear())
+      return _group(ops)
+
+  # Files ------------------------------------------------------------------
+
+  def file_name(self, idx):
+    """File name (no extension) of shard `idx` in `save_to_file_system`."""
+    return variable_files.shard_file_name(self, idx)
+
+  def save_to_file_system(self, dirpath, proc_size=1, proc_rank=0,
+                          buffer_size=DEFAULT_BUFFER_SIZE):
+    """Streams every shard to `dirpath`, one atomically written file each.
+
+    Args:
+      dirpath: Directory (created if missing).
+      proc_size: Number of processes saving the same variable.
+      proc_rank: This process's rank; part of the file names when
+        `proc_size` > 1 so processes do not overwrite each other.
+      buffer_size: Write buffer in bytes.
+
+    Example:
+      >>> import tempfile
+      >>> from tensorflow_recommenders_addons import dynamic_embedding as de
+      >>> d = tempfile.mkdtemp()
+      >>> var = de.Variable(dim=1, name="emb")
+      >>> var.upsert([1], [[1.0]])
+      >>> var.save_to_file_system(d)
+      >>> fresh = de.Variable(dim=1, name="emb")
+      >>> fresh.load_from_file_system(d)
+      >>> fresh.lookup([1]).numpy().tolist()
+      [[1.0]]
+    """
+    return variable_files.save(self, dirpath, proc_size, proc_rank,
+                               buffer_size)
+
+  def load_from_file_system(self, dirpath, proc_size=1, proc_rank=0,
+                            buffer_size=DEFAULT_BUFFER_SIZE):
+    """Inserts the rows that `save_to_file_system` wrote for this variable.
+
+    Files written with another shard or process count are re-routed
+    through this variable's partitioner.
+
+    Args:
+      dirpath: Directory holding the files.
+      proc_size: Number of processes that load the variable.
+      proc_rank: This process's rank; with `proc_size` > 1 only the keys
+        this rank owns (shard `k mod proc_size == proc_rank` of the saved
+        files) are loaded.
+      buffer_size: Read buffer in bytes.
+
+    Raises:
+      tf.errors.NotFoundError: no file of this variable in `dirpath`.
+      tf.errors.DataLossError: a corrupt file (nothing is loaded).
+    """
+    return variable_files.load(self, dirpath, proc_size, proc_rank,
+                               buffer_size)
+
+  # Training hooks ---------------------------------------------------------
+
+  def get_trainable_by_name(self, name):
+    """The `de.TrainableWrapper` of the lookup called `name`, or None.
+
+    Example:
+      >>> from tensorflow_recommenders_addons import dynamic_embedding as de
+      >>> var = de.Variable(dim=1)
+      >>> _ = de.embedding_lookup(var, [1], name="user")
+      >>> var.get_trainable_by_name("user").ids.numpy().tolist()
+      [1]
+    """
+    return self._store.trainables.get(name)
+
+  def _trainable(self, name, factory):
+    """The wrapper of lookup `name`, created by `factory()` on first use."""
+    wrapper = self._store.trainables.get(name)
+    if wrapper is None:
+      wrapper = factory()
+      self._store.trainables[name] = wrapper
+    return wrapper
+
+  def _register_slot(self, optimizer, slot_name, slot_variable):
+    """Records `slot_variable` (a `de.Variable`) as `optimizer`'s slot."""
+    self._store.slots[(id(optimizer), slot_name)] = (optimizer, slot_variable)
+
+  def get_slot_variables(self, optimizer):
+    """The slot `de.Variable`s `optimizer` keeps for this variable.
+
+    Args:
+      optimizer: An optimizer wrapped by `de.DynamicEmbeddingOptimizer`.
+
+    Returns:
+      A list (empty when `optimizer` never trained this variable).
+
+    Example:
+      >>> from tensorflow_recommenders_addons import dynamic_embedding as de
+      >>> de.Variable(dim=1).get_slot_variables(object())
+      []
+    """
+    return [slot for (opt, slot) in self._store.slots.values()
+            if opt is optimizer]
+
+  def restrict(self, num_reserved, trigger=None, **kwargs):
+    """Shrinks the variable to `num_reserved` rows via its restrict policy.
+
+    Args:
+      num_reserved: Rows to keep.
+      trigger: Restrict only when the size exceeds `trigger`.
+      **kwargs: Passed to the policy.
+
+    Raises:
+      tf.errors.FailedPreconditionError: the variable has no
+        `restrict_policy`.
+    """
+    if self.restrict_policy is None:
+      raise tf.errors.FailedPreconditionError(
+          None, None, f"restrict: variable {self.name!r} was created without "
+          "a restrict_policy; pass restrict_policy=<policy class> to "
+          "de.Variable")
+    return self.restrict_policy.apply_restriction(
+        num_reserved, trigger=trigger, **kwargs)
+
+  # Checkpointing ----------------------------------------------------------
+
+  def _serialize_to_tensors(self):
+    if not self.checkpoint:
+      return {}
+    keys, values = self.export()
+    return {"-keys": keys, "-values": values}
+
+  def _restore_from_tensors(self, restored_tensors):
+    if not self.checkpoint:
+      return tf.no_op()
+    keys = restored_tensors["-keys"]
+    values = restored_tensors["-values"]
+    if values.shape.rank is not None and values.shape[-1] is not None and \
+        values.shape[-1] != self.dim:
+      raise v.invalid(f"checkpoint: variable {self.name!r} has dim "
+                      f"{self.dim} but the checkpoint holds rows of "
+                      f"{values.shape[-1]}")
+    return self._write("import_", keys, values)
+
+
+def _group(ops):
+  ops = [op for op in ops if op is not None]
+  return tf.group(*ops) if ops else None
+
+
+def _module_name(name):
+  """A valid `tf.Module` name (a Python identifier) for a variable name."""
+  cleaned = "".join(c if c.isalnum() or c == "_" else "_" for c in str(name))
+  if not cleaned or not (cleaned[0].isalpha() or cleaned[0] == "_"):
+    cleaned = "v_" + cleaned
+  return cleaned
+
