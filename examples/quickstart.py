@@ -1,4 +1,4 @@
-"""Quick start: create a dynamic-embedding table, insert, look up, save, load.
+"""Quick start: a dynamic-embedding variable, lookups, a training step, saving.
 
 Run: .venv/bin/python examples/quickstart.py
 """
@@ -17,37 +17,48 @@ from tensorflow_recommenders_addons import dynamic_embedding as de  # pylint: di
 
 def main():
   dim = 8
-  table = de.CuckooHashTable(key_dtype=tf.string, value_dtype=tf.float32,
-                             default_value=tf.zeros([dim]), name="item_emb")
-  items = tf.constant(["item:%d" % i for i in range(100_000)])
-  rows = tf.random.stateless_normal([100_000, dim], seed=[1, 2])
-  table.insert(items, rows)
   print(f"tensorflow_recommenders_addons {tfra.__version__} on TensorFlow {tf.__version__}")
-  print(f"inserted {int(table.size()):,} rows of dim {dim}")
 
-  query = tf.constant([["item:7", "item:42"], ["never-seen", "item:99999"]])
-  values, exists = table.lookup(query, return_exists=True)
-  print(f"lookup of ids with shape {query.shape} -> values {values.shape}")
-  print("found:", exists.numpy().tolist())
-  assert np.allclose(values[0, 0], rows[7]) and not exists[1, 0]
+  # A table keyed by raw string ids: no vocabulary, rows appear when trained.
+  items = de.Variable(key_dtype=tf.string, value_dtype=tf.float32, dim=dim,
+                      name="item_emb",
+                      initializer=tf.keras.initializers.RandomNormal(stddev=0.1))
+  ids = tf.constant([["item:7", "item:42", "item:7"], ["item:99", "new", "item:42"]])
+  print(f"lookup of ids {ids.shape} -> {de.embedding_lookup(items, ids).shape}; "
+        f"rows stored: {int(items.size())} (lookups never insert)")
 
-  # Training-style update: add deltas to existing rows, insert new ones.
-  table.accum(["item:7", "brand-new"], [[1.0] * dim, [0.5] * dim], [True, False])
-  print("item:7 after accum, first 3 dims:", np.round(table.lookup(["item:7"])[0, :3].numpy(), 3))
+  # Training: gradients reach the looked-up rows through the trainable wrapper.
+  target = tf.ones([2, 3, dim])
+  for step in range(50):
+    with tf.GradientTape() as tape:
+      emb, wrapper = de.embedding_lookup(items, ids, name="train",
+                                         return_trainable=True)
+      loss = tf.reduce_mean(tf.square(emb - target))
+    wrapper.assign_sub(2.0 * tape.gradient(loss, wrapper))  # plain SGD
+    wrapper.update_op()  # write the updated rows back into the table
+    if step in (0, 49):
+      print(f"step {step:2d}: loss {float(loss):.4f}")
+  print(f"rows stored after training: {int(items.size())} "
+        f"(the distinct ids of the batch: {sorted(wrapper.ids.numpy())})")
 
+  # Sparse features: mean of each example's ids, like tf.nn.embedding_lookup_sparse.
+  bags = tf.ragged.constant([["item:7", "item:42"], ["item:99"]])
+  print("mean-combined bag embeddings:", de.embedding_lookup_sparse(items, bags, None).shape)
+
+  # Checkpoints restore into any shard count; file saves stream per shard.
   workdir = tempfile.mkdtemp(prefix="tfra-quickstart-")
-  checkpoint = tf.train.Checkpoint(table=table)
-  path = checkpoint.save(os.path.join(workdir, "ckpt"))
-  table.save_to_file_system(os.path.join(workdir, "files"))
-
-  restored = de.CuckooHashTable(tf.string, tf.float32, tf.zeros([dim]), name="item_emb")
-  tf.train.Checkpoint(table=restored).restore(path)
-  from_files = de.CuckooHashTable(tf.string, tf.float32, tf.zeros([dim]), name="item_emb")
+  path = tf.train.Checkpoint(items=items).save(os.path.join(workdir, "ckpt"))
+  sharded = de.Variable(key_dtype=tf.string, dim=dim, name="item_emb",
+                        devices=["/CPU:0", "/CPU:0"])
+  tf.train.Checkpoint(items=sharded).restore(path)
+  items.save_to_file_system(os.path.join(workdir, "files"))
+  from_files = de.Variable(key_dtype=tf.string, dim=dim, name="item_emb")
   from_files.load_from_file_system(os.path.join(workdir, "files"))
-  same = all(np.array_equal(t.lookup(items[:1000]), table.lookup(items[:1000]))
-             for t in (restored, from_files))
-  print(f"saved to {workdir}; checkpoint and file restores match: {same}")
-  assert same and int(restored.size()) == int(table.size())
+  probe = tf.constant(["item:7", "item:42", "item:99", "new"])
+  same = all(np.array_equal(v.lookup(probe), items.lookup(probe))
+             for v in (sharded, from_files))
+  print(f"saved to {workdir}; restores (2 shards, files) match: {same}")
+  assert same and float(loss) < 0.01
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Run the suite with the venv's `pytest` binary so that the *installed* package
 Fixtures:
   key_dtype, value_dtype   parametrize a test over every supported dtype
   eager_or_function        runs a callable eagerly or inside tf.function
+  shard_devices            1, 2 or 3 logical CPU devices (one table each)
   samples                  deterministic sample keys/values and a dict reference
 """
 
@@ -16,6 +17,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # pylint: disable=wrong-import-position
 import pytest  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
+
+# Three logical CPU devices, so sharded variables place one table per device.
+# Must run before TensorFlow initializes its devices (conftest imports first).
+tf.config.set_logical_device_configuration(
+    tf.config.list_physical_devices("CPU")[0],
+    [tf.config.LogicalDeviceConfiguration()] * 3)
+CPU_DEVICES = ["/CPU:0", "/CPU:1", "/CPU:2"]
 
 KEY_DTYPES = [tf.int64, tf.int32, tf.string]
 VALUE_DTYPES = [tf.float32, tf.float16, tf.bfloat16, tf.float64, tf.int8,
@@ -149,3 +157,9 @@ def eager_or_function(request):
     return tf.function(body)(*args)
 
   return run
+
+
+@pytest.fixture(params=[1, 2, 3], ids=lambda n: f"{n}shard")
+def shard_devices(request):
+  """Device lists for a de.Variable with 1, 2 or 3 shards."""
+  return CPU_DEVICES[:request.param]

@@ -88,26 +88,26 @@ class SegmentSumRowsOp : public OpKernel {
     auto* workers = ctx->device()->tensorflow_cpu_worker_threads();
     const bool parallel = workers != nullptr && workers->workers != nullptr &&
                           n * width >= kParallelMinElements;
-    const int64_t blocks =
-        parallel ? std::max<int64_t>(1, std::min<int64_t>(
-                                            workers->num_threads, segments))
-                 : 1;
-    // Block b owns segments [b*S/B, (b+1)*S/B): it scans every id and adds
-    // only the rows of its own segments, so no two blocks write one row.
+    // A power of two, so a row's block is seg & (blocks - 1).
+    int64_t blocks = 1;
+    while (parallel && blocks * 2 <= workers->num_threads &&
+           blocks * 2 <= segments) {
+      blocks *= 2;
+    }
+    // Block b owns the segments s with s mod B == b: it scans every id and
+    // adds only the rows of its own segments, so no two blocks write one row.
+    // Interleaving (not ranges) balances skewed ids: segment numbers follow
+    // first appearance, so the hottest ids have the smallest numbers.
+    constexpr bool kDirect =
+        std::is_same<T, float>::value || std::is_same<T, double>::value;
+    std::vector<float> acc(kDirect ? 0 : static_cast<size_t>(total), 0.0f);
+    if constexpr (kDirect) std::fill(dst, dst + total, T(0));
     auto work = [&](int64_t first_block, int64_t end_block) {
       for (int64_t b = first_block; b < end_block; ++b) {
-        const int64_t lo = segments * b / blocks;
-        const int64_t hi = segments * (b + 1) / blocks;
-        if constexpr (std::is_same<T, float>::value ||
-                      std::is_same<T, double>::value) {
-          std::fill(dst + lo * width, dst + hi * width, T(0));
-          SumRows(in, seg, n, width, lo, hi, dst + lo * width);
+        if constexpr (kDirect) {
+          SumRows(in, seg, n, width, b, blocks - 1, dst);
         } else {
-          std::vector<float> acc(static_cast<size_t>((hi - lo) * width), 0.0f);
-          SumRows(in, seg, n, width, lo, hi, acc.data());
-          for (size_t k = 0; k < acc.size(); ++k) {
-            dst[lo * width + static_cast<int64_t>(k)] = static_cast<T>(acc[k]);
-          }
+          SumRows(in, seg, n, width, b, blocks - 1, acc.data());
         }
       }
     };
@@ -116,20 +116,23 @@ class SegmentSumRowsOp : public OpKernel {
     } else {
       work(0, 1);
     }
+    if constexpr (!kDirect) {
+      for (int64_t k = 0; k < total; ++k) dst[k] = static_cast<T>(acc[k]);
+    }
   }
 
  private:
   static constexpr int64_t kParallelMinElements = 1 << 16;
 
-  // acc[seg[i] - lo] += in[i] for every row i whose segment is in [lo, hi),
-  // in position order.
+  // acc[seg[i]] += in[i] for every row i with (seg[i] & mask) == block, in
+  // position order.
   template <typename Acc>
   static void SumRows(const T* __restrict__ in, const int32* seg, int64_t n,
-                      int64_t width, int64_t lo, int64_t hi,
+                      int64_t width, int64_t block, int64_t mask,
                       Acc* __restrict__ acc) {
     for (int64_t i = 0; i < n; ++i) {
-      if (seg[i] < lo || seg[i] >= hi) continue;
-      Acc* __restrict__ row = acc + (seg[i] - lo) * width;
+      if ((seg[i] & mask) != block) continue;
+      Acc* __restrict__ row = acc + seg[i] * width;
       const T* __restrict__ src = in + i * width;
 #pragma GCC ivdep
       for (int64_t j = 0; j < width; ++j) row[j] += static_cast<Acc>(src[j]);

@@ -80,6 +80,11 @@ class TrainableWrapper(ResourceVariable, metaclass=_PlainConstruction):
           tf.zeros([0], params.key_dtype), shape=tf.TensorShape([None]),
           trainable=False, name=var_name + "_ids")
 
+  def _trackable_children(self, save_type="checkpoint", **kwargs):
+    children = super()._trackable_children(save_type, **kwargs)
+    children["ids"] = self._ids  # so functions that capture it can export
+    return children
+
   @property
   def ids(self):
     """The distinct ids whose rows the wrapper holds (a variable)."""

@@ -13,6 +13,8 @@ a variable with another shard count or another `name`, and replaces the
 content (keys not in the checkpoint are gone afterwards).
 """
 
+import copy
+
 import tensorflow as tf
 
 from tensorflow_recommenders_addons.dynamic_embedding.initializers import RowInitializer
@@ -129,19 +131,22 @@ class Variable(tf.Module):
     self.kv_creator = kv_creator
     self.bp_v2 = bool(bp_v2)
     self.short_file_name = bool(short_file_name)
-    self._rows = RowInitializer(initializer, self.dim, self.value_dtype)
     self._store = _Untracked()
-    tables = []
-    for idx, device in enumerate(self.devices):
-      with tf.device(device):
-        tables.append(kv_creator.create(
-            key_dtype=self.key_dtype,
-            value_dtype=self.value_dtype,
-            default_value=self._rows.default_row,
-            name=self._table_name(idx),
-            checkpoint=False,  # the variable saves all shards as one
-            init_size=self.init_size // len(self.devices),
-            device=device))
+    # init_scope: a variable first built while a tf.function traces (e.g. a
+    # Keras layer's build) must still own eager tables and default rows.
+    with tf.init_scope():
+      self._rows = RowInitializer(initializer, self.dim, self.value_dtype)
+      tables = []
+      for idx, device in enumerate(self.devices):
+        with tf.device(device):
+          tables.append(kv_creator.create(
+              key_dtype=self.key_dtype,
+              value_dtype=self.value_dtype,
+              default_value=self._rows.default_row,
+              name=self._table_name(idx),
+              checkpoint=False,  # the variable saves all shards as one
+              init_size=self.init_size // len(self.devices),
+              device=device))
     self._tables = tables
     self.restrict_policy = restrict_policy(self) if restrict_policy else None
 
@@ -522,6 +527,38 @@ class Variable(tf.Module):
         num_reserved, trigger=trigger, **kwargs)
 
   # Checkpointing ----------------------------------------------------------
+
+  def _trackable_children(self, save_type="checkpoint", **kwargs):
+    """Checkpoints see no table children: the variable saves every shard's
+    rows itself, so a checkpoint's object graph does not depend on the shard
+    count. SavedModels keep the tables and the lookup wrappers, whose
+    resources exported functions capture."""
+    children = super()._trackable_children(save_type, **kwargs)
+    if save_type == "checkpoint":
+      children.pop("_tables", None)
+    else:
+      for name, wrapper in sorted(self._store.trainables.items()):
+        children[f"trainable_wrapper/{name}"] = wrapper
+    return children
+
+  def _deserialization_dependencies(self, children):
+    """Tables are exported (and revived) before the variable that reads them."""
+    deps = dict(super()._deserialization_dependencies(children))
+    deps.update({f"_tables/{i}": t for i, t in enumerate(self._tables)})
+    return deps
+
+  def _export_to_saved_model_graph(self, object_map, tensor_map, options,
+                                   **kwargs):
+    """SavedModel export: saving runs in the export graph, on copies of the
+    tables there (`object_map`); the variable's stand-in reads those."""
+    resources = super()._export_to_saved_model_graph(
+        object_map, tensor_map, options, **kwargs)
+    proxy = copy.copy(self)
+    # object.__setattr__: a plain attribute, not a tracked dependency.
+    object.__setattr__(proxy, "_tables",
+                       [object_map.get(t, t) for t in self._tables])
+    object_map[self] = proxy
+    return resources
 
   def _serialize_to_tensors(self):
     if not self.checkpoint:

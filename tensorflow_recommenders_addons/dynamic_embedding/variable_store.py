@@ -1,13 +1,25 @@
 """`de.get_variable`: named variables with TensorFlow's scope reuse rule."""
 
+import weakref
+
 import tensorflow as tf
 
 from tensorflow_recommenders_addons.dynamic_embedding.partition import default_partition_fn
 from tensorflow_recommenders_addons.dynamic_embedding.variable import Variable
 
-# Full name -> de.Variable. Like TF1's variable store, entries live for the
-# process (use `tf.compat.v1.variable_scope` to give models distinct names).
-_VARIABLES = {}
+# Full name -> de.Variable, one store for eager code and one per TF1 graph.
+# Like TF1's variable store, eager entries live for the process (use
+# `tf.compat.v1.variable_scope` to give models distinct names).
+_EAGER_VARIABLES = {}
+_GRAPH_VARIABLES = weakref.WeakKeyDictionary()
+
+
+def _variables():
+  """The store of the outermost context (tf.functions share the eager one)."""
+  with tf.init_scope():
+    if tf.executing_eagerly():
+      return _EAGER_VARIABLES
+    return _GRAPH_VARIABLES.setdefault(tf.compat.v1.get_default_graph(), {})
 
 # Arguments that must agree when an existing variable is returned.
 _MUST_MATCH = ("key_dtype", "value_dtype", "dim")
@@ -49,7 +61,9 @@ def get_variable(name,
       dtype or dim than requested.
 
   Example:
-    >>> import tensorflow as tf
+    >>> import weakref
+
+import tensorflow as tf
     >>> from tensorflow_recommenders_addons import dynamic_embedding as de
     >>> with tf.compat.v1.variable_scope("doc_example"):
     ...   a = de.get_variable("emb", dim=4)
@@ -59,7 +73,8 @@ def get_variable(name,
   """
   scope = tf.compat.v1.get_variable_scope()
   full_name = f"{scope.name}/{name}" if scope.name else name
-  existing = _VARIABLES.get(full_name)
+  store = _variables()
+  existing = store.get(full_name)
   reuse = scope.reuse
   if existing is not None:
     if reuse is False or reuse is None:
@@ -84,5 +99,5 @@ def get_variable(name,
                  checkpoint=checkpoint, init_size=init_size,
                  kv_creator=kv_creator, restrict_policy=restrict_policy,
                  bp_v2=bp_v2)
-  _VARIABLES[full_name] = var
+  store[full_name] = var
   return var
