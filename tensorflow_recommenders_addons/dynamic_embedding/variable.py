@@ -6,14 +6,8 @@ A variable owns one table per device in `devices` (built by its
 them (`partition.Routing`), runs one table op per shard on that shard's
 device and returns results in key order.
 
-Checkpointing: the variable, not its tables, is the saveable object. It saves
-all rows as one `keys`/`values` pair under its own object path and on restore
-routes them through its *current* partitioner, so a checkpoint restores into
-a variable with another shard count or another `name`, and replaces the
-content (keys not in the checkpoint are gone afterwards).
+Checkpoints and file saves: saving.py.
 """
-
-import copy
 
 import tensorflow as tf
 
@@ -24,7 +18,7 @@ from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation 
 from tensorflow_recommenders_addons.dynamic_embedding.tables.cuckoo_hashtable import DEFAULT_BUFFER_SIZE
 from tensorflow_recommenders_addons.dynamic_embedding.tables.kv_creator import CuckooHashTableCreator
 from tensorflow_recommenders_addons.dynamic_embedding.tables.kv_creator import KVCreator
-from tensorflow_recommenders_addons.dynamic_embedding import variable_files
+from tensorflow_recommenders_addons.dynamic_embedding import saving
 
 
 class _Untracked:
@@ -36,7 +30,7 @@ class _Untracked:
     self.slots = {}
 
 
-class Variable(tf.Module):
+class Variable(saving.VariableSaving, tf.Module):
   """A dynamic embedding table: ids of any value map to `dim`-wide rows.
 
   Unknown ids read the `initializer`'s rows without being inserted; rows are
@@ -170,6 +164,14 @@ class Variable(tf.Module):
     """{lookup name: `de.TrainableWrapper`} of this variable's lookups."""
     return dict(self._store.trainables)
 
+  def _on_each_shard(self, fn):
+    """`[fn(idx, table) for each shard]`, each call under its shard's device."""
+    results = []
+    for idx, (table, device) in enumerate(zip(self._tables, self.devices)):
+      with tf.device(device):
+        results.append(fn(idx, table))
+    return results
+
   def _table_name(self, idx):
     return "{}_mht_{}of{}".format(self._de_name.replace("/", "_"), idx + 1,
                                   len(self.devices))
@@ -253,11 +255,7 @@ class Variable(tf.Module):
       2
     """
     with tf.name_scope(name or "size"):
-      sizes = []
-      for table, device in zip(self._tables, self.devices):
-        with tf.device(device):
-          sizes.append(table.size())
-      return tf.add_n(sizes)
+      return tf.add_n(self._on_each_shard(lambda _, table: table.size()))
 
   def export(self, name=None):
     """All `(keys, values)` of every shard, in no fixed order.
@@ -273,10 +271,7 @@ class Variable(tf.Module):
       [[7], [[7.0]]]
     """
     with tf.name_scope(name or "export"):
-      parts = []
-      for table, device in zip(self._tables, self.devices):
-        with tf.device(device):
-          parts.append(table.export())
+      parts = self._on_each_shard(lambda _, table: table.export())
       if len(parts) == 1:
         return parts[0]
       return (tf.concat([p[0] for p in parts], 0),
@@ -305,11 +300,8 @@ class Variable(tf.Module):
       return getattr(self._tables[0], method)(keys, *columns)
     routing = Routing(self.partition_fn, keys, self.shard_num)
     split = [routing.split(keys)] + [routing.split(c) for c in columns]
-    ops = []
-    for idx, (table, device) in enumerate(zip(self._tables, self.devices)):
-      with tf.device(device):
-        ops.append(getattr(table, method)(*[s[idx] for s in split]))
-    return _group(ops)
+    return _group(self._on_each_shard(
+        lambda idx, table: getattr(table, method)(*[s[idx] for s in split])))
 
   def upsert(self, keys, values, name=None):
     """Inserts or overwrites the rows of `keys` (last duplicate wins).
@@ -403,17 +395,13 @@ class Variable(tf.Module):
       0
     """
     with tf.name_scope(name or "clear"):
-      ops = []
-      for table, device in zip(self._tables, self.devices):
-        with tf.device(device):
-          ops.append(table.clear())
-      return _group(ops)
+      return _group(self._on_each_shard(lambda _, table: table.clear()))
 
   # Files ------------------------------------------------------------------
 
   def file_name(self, idx):
     """File name (no extension) of shard `idx` in `save_to_file_system`."""
-    return variable_files.shard_file_name(self, idx)
+    return saving.shard_file_name(self, idx)
 
   def save_to_file_system(self, dirpath, proc_size=1, proc_rank=0,
                           buffer_size=DEFAULT_BUFFER_SIZE):
@@ -438,7 +426,7 @@ class Variable(tf.Module):
       >>> fresh.lookup([1]).numpy().tolist()
       [[1.0]]
     """
-    return variable_files.save(self, dirpath, proc_size, proc_rank,
+    return saving.save(self, dirpath, proc_size, proc_rank,
                                buffer_size)
 
   def load_from_file_system(self, dirpath, proc_size=1, proc_rank=0,
@@ -460,7 +448,7 @@ class Variable(tf.Module):
       tf.errors.NotFoundError: no file of this variable in `dirpath`.
       tf.errors.DataLossError: a corrupt file (nothing is loaded).
     """
-    return variable_files.load(self, dirpath, proc_size, proc_rank,
+    return saving.load(self, dirpath, proc_size, proc_rank,
                                buffer_size)
 
   # Training hooks ---------------------------------------------------------
@@ -525,58 +513,6 @@ class Variable(tf.Module):
           "de.Variable")
     return self.restrict_policy.apply_restriction(
         num_reserved, trigger=trigger, **kwargs)
-
-  # Checkpointing ----------------------------------------------------------
-
-  def _trackable_children(self, save_type="checkpoint", **kwargs):
-    """Checkpoints see no table children: the variable saves every shard's
-    rows itself, so a checkpoint's object graph does not depend on the shard
-    count. SavedModels keep the tables and the lookup wrappers, whose
-    resources exported functions capture."""
-    children = super()._trackable_children(save_type, **kwargs)
-    if save_type == "checkpoint":
-      children.pop("_tables", None)
-    else:
-      for name, wrapper in sorted(self._store.trainables.items()):
-        children[f"trainable_wrapper/{name}"] = wrapper
-    return children
-
-  def _deserialization_dependencies(self, children):
-    """Tables are exported (and revived) before the variable that reads them."""
-    deps = dict(super()._deserialization_dependencies(children))
-    deps.update({f"_tables/{i}": t for i, t in enumerate(self._tables)})
-    return deps
-
-  def _export_to_saved_model_graph(self, object_map, tensor_map, options,
-                                   **kwargs):
-    """SavedModel export: saving runs in the export graph, on copies of the
-    tables there (`object_map`); the variable's stand-in reads those."""
-    resources = super()._export_to_saved_model_graph(
-        object_map, tensor_map, options, **kwargs)
-    proxy = copy.copy(self)
-    # object.__setattr__: a plain attribute, not a tracked dependency.
-    object.__setattr__(proxy, "_tables",
-                       [object_map.get(t, t) for t in self._tables])
-    object_map[self] = proxy
-    return resources
-
-  def _serialize_to_tensors(self):
-    if not self.checkpoint:
-      return {}
-    keys, values = self.export()
-    return {"-keys": keys, "-values": values}
-
-  def _restore_from_tensors(self, restored_tensors):
-    if not self.checkpoint:
-      return tf.no_op()
-    keys = restored_tensors["-keys"]
-    values = restored_tensors["-values"]
-    if values.shape.rank is not None and values.shape[-1] is not None and \
-        values.shape[-1] != self.dim:
-      raise v.invalid(f"checkpoint: variable {self.name!r} has dim "
-                      f"{self.dim} but the checkpoint holds rows of "
-                      f"{values.shape[-1]}")
-    return self._write("import_", keys, values)
 
 
 def _group(ops):

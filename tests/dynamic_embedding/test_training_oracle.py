@@ -44,6 +44,11 @@ def oracle_rows():
   return static.numpy()
 
 
+def train(run, step_fn):
+  for step in range(STEPS):
+    run(step_fn, step_ids(step))
+
+
 def assert_trained_like_oracle(var):
   expected = oracle_rows()
   keys, rows = var.export()
@@ -70,8 +75,7 @@ def test_sgd_through_wrapper_equals_dense_sgd(fn, shard_devices,
     wrapper.update_op()
     return loss
 
-  for step in range(STEPS):
-    eager_or_function(train_step, step_ids(step))
+  train(eager_or_function, train_step)
   assert_trained_like_oracle(var)
 
 
@@ -88,8 +92,7 @@ def test_sgd_through_shadow_variable_equals_dense_sgd(shard_devices,
     shadow.update_op()
     return loss
 
-  for step in range(STEPS):
-    eager_or_function(train_step, step_ids(step))
+  train(eager_or_function, train_step)
   assert_trained_like_oracle(var)
 
 

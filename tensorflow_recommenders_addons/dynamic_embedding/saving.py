@@ -1,6 +1,16 @@
-"""`de.Variable.save_to_file_system` / `load_from_file_system`.
+"""Persistence of `de.Variable`: the checkpoint protocol and file saves.
 
-File names: shard i (1-based) of n of a variable is written to
+Checkpoints (`VariableSaving`, mixed into `de.Variable`): the variable, not
+its tables, is the saveable object. It saves all rows as one `keys`/`values`
+pair under its own object path and on restore routes them through its
+*current* partitioner, so a checkpoint restores into a variable with another
+shard count or another `name`, and replaces the content (keys not in the
+checkpoint are gone afterwards). Table children are hidden from checkpoints
+(so the object graph does not depend on the shard count) but kept in
+SavedModels, whose functions capture the tables' resources.
+
+Files (`save` / `load`, behind `save_to_file_system` /
+`load_from_file_system`): shard i (1-based) of n is written to
 `<prefix>_mht_<i>of<n>[_rank<r>of<p>].tfrakv`, where `<prefix>` is the
 variable name with '/' replaced by '_' (or, with `short_file_name=True`, an
 8-hex-digit CRC32 of the name) and the rank suffix appears only when
@@ -12,12 +22,14 @@ through the variable's partitioner. A corrupt file leaves the variable
 unchanged.
 """
 
+import copy
 import os
 import re
 import zlib
 
 import tensorflow as tf
 
+from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 from tensorflow_recommenders_addons.dynamic_embedding.tables.cuckoo_hashtable import CuckooHashTable
 
 _SUFFIX = ".tfrakv"
@@ -51,12 +63,10 @@ def _check_procs(proc_size, proc_rank):
 def save(var, dirpath, proc_size, proc_rank, buffer_size):
   """Writes each shard with the table's atomic streaming save."""
   proc_size, proc_rank = _check_procs(proc_size, proc_rank)
-  ops = []
-  for idx, (table, device) in enumerate(zip(var.tables, var.devices)):
-    with tf.device(device):
-      ops.append(table.save_to_file_system(
-          dirpath, file_name=shard_file_name(var, idx, proc_size, proc_rank),
-          buffer_size=buffer_size))
+  ops = var._on_each_shard(  # pylint: disable=protected-access
+      lambda idx, table: table.save_to_file_system(
+      dirpath, file_name=shard_file_name(var, idx, proc_size, proc_rank),
+      buffer_size=buffer_size))
   ops = [op for op in ops if op is not None]
   return tf.group(*ops) if ops else None
 
@@ -97,3 +107,57 @@ def load(var, dirpath, proc_size, proc_rank, buffer_size):
   keys = tf.concat([p[0] for p in parts], 0)
   values = tf.concat([p[1] for p in parts], 0)
   return var.upsert(keys, values)
+
+
+class VariableSaving:
+  """Checkpoint and SavedModel protocol of `de.Variable` (see module doc)."""
+
+  def _trackable_children(self, save_type="checkpoint", **kwargs):
+    """Checkpoints see no table children: the variable saves every shard's
+    rows itself, so a checkpoint's object graph does not depend on the shard
+    count. SavedModels keep the tables and the lookup wrappers, whose
+    resources exported functions capture."""
+    children = super()._trackable_children(save_type, **kwargs)
+    if save_type == "checkpoint":
+      children.pop("_tables", None)
+    else:
+      for name, wrapper in sorted(self._store.trainables.items()):
+        children[f"trainable_wrapper/{name}"] = wrapper
+    return children
+
+  def _deserialization_dependencies(self, children):
+    """Tables are exported (and revived) before the variable that reads them."""
+    deps = dict(super()._deserialization_dependencies(children))
+    deps.update({f"_tables/{i}": t for i, t in enumerate(self._tables)})
+    return deps
+
+  def _export_to_saved_model_graph(self, object_map, tensor_map, options,
+                                   **kwargs):
+    """SavedModel export: saving runs in the export graph, on copies of the
+    tables there (`object_map`); the variable's stand-in reads those."""
+    resources = super()._export_to_saved_model_graph(
+        object_map, tensor_map, options, **kwargs)
+    proxy = copy.copy(self)
+    # object.__setattr__: a plain attribute, not a tracked dependency.
+    object.__setattr__(proxy, "_tables",
+                       [object_map.get(t, t) for t in self._tables])
+    object_map[self] = proxy
+    return resources
+
+  def _serialize_to_tensors(self):
+    if not self.checkpoint:
+      return {}
+    keys, values = self.export()
+    return {"-keys": keys, "-values": values}
+
+  def _restore_from_tensors(self, restored_tensors):
+    if not self.checkpoint:
+      return tf.no_op()
+    keys = restored_tensors["-keys"]
+    values = restored_tensors["-values"]
+    if values.shape.rank is not None and values.shape[-1] is not None and \
+        values.shape[-1] != self.dim:
+      raise v.invalid(f"checkpoint: variable {self.name!r} has dim "
+                      f"{self.dim} but the checkpoint holds rows of "
+                      f"{values.shape[-1]}")
+    return self._write("import_", keys, values)
