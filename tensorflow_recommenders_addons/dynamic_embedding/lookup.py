@@ -32,6 +32,20 @@ def _gather_rows(rows, idx):
   return tf.gather(rows, idx), grad
 
 
+@tf.custom_gradient
+def _rows_via_wrapper(rows, wrapper_rows):
+  """Returns this call's `rows`; their gradient goes to `wrapper_rows`.
+
+  The output values come from this call's own table read, never from the
+  shared wrapper variable, so concurrent calls (serving threads) cannot see
+  each other's rows; the wrapper read only connects the gradient tape.
+  """
+  def grad(dy):
+    return None, dy
+  del wrapper_rows
+  return tf.identity(rows), grad
+
+
 def _clip(rows, max_norm):
   """TF's max_norm rule: rows whose L2 norm exceeds max_norm are rescaled."""
   return rows if max_norm is None else tf.clip_by_norm(rows, max_norm, axes=[1])
@@ -48,8 +62,8 @@ def _unique_rows(params, flat_ids, name, max_norm, wrapper=None,
   """`(rows [u, dim], idx [n], wrapper)` for flat ids.
 
   `rows` holds each distinct id once (first-seen order) and `idx` maps
-  positions to rows. When the variable trains, rows are read back from the
-  lookup's wrapper so that gradients reach it.
+  positions to rows. When the variable trains, the rows are also loaded into
+  the lookup's wrapper, and their gradient is routed to it.
   """
   unique, idx = _unique(flat_ids)
   rows = params.lookup(unique)
@@ -58,7 +72,7 @@ def _unique_rows(params, flat_ids, name, max_norm, wrapper=None,
         name, lambda: TrainableWrapper(params, name, max_norm=max_norm,
                                        trainable=params.trainable))
   if wrapper is not None:
-    rows = wrapper.assign_rows(unique, rows)
+    rows = _rows_via_wrapper(rows, wrapper.assign_rows(unique, rows))
   return _clip(rows, max_norm), idx, wrapper
 
 

@@ -2,13 +2,18 @@
 
 A hash table is not a `tf.Variable`, so `tf.GradientTape` cannot
 differentiate with respect to it. A lookup therefore copies the rows it
-needs into a small trainable variable, the wrapper, and computes its output
-from the wrapper. Layout, for a lookup of flat ids `x`:
+needs into a small trainable variable, the wrapper, and routes the output's
+gradient to it. Layout, for a lookup of flat ids `x`:
 
     unique_ids, idx = unique(x)          # each id once, in first-seen order
-    wrapper  <- rows of unique_ids       # shape [len(unique_ids), dim]
-    wrapper.ids <- unique_ids
-    output   = wrapper[idx]              # shape [len(x), dim]
+    rows     = table rows of unique_ids  # shape [len(unique_ids), dim]
+    wrapper  <- rows;  wrapper.ids <- unique_ids
+    output   = rows[idx]                 # shape [len(x), dim]
+
+The output's values come from the call's own table read (`rows`), never
+from the wrapper variable, which other calls with the same lookup name may
+be overwriting at the same moment (serving threads); only the gradient
+travels through the wrapper.
 
 The gradient with respect to the wrapper is a dense `[len(unique_ids), dim]`
 tensor: row i is the sum of the output gradients of every position holding

@@ -146,3 +146,33 @@ def test_lookup_never_inserts(shard_devices):
   de.embedding_lookup_sparse(var, sp, None)
   de.safe_embedding_lookup_sparse(var, sp)
   assert int(var.size()) == 0
+
+
+
+class _RacedShadow(de.shadow_ops.ShadowVariable):
+  """A shadow whose rows another thread overwrites right after this call
+  loaded them: what a concurrent lookup of the same name would do."""
+
+  def assign_rows(self, unique_ids, rows):
+    loaded = super().assign_rows(unique_ids, rows)
+    with tf.control_dependencies([loaded]):
+      self.assign(tf.fill(tf.shape(rows), 1000.0))
+    return self.value()
+
+
+def test_outputs_never_read_the_shared_wrapper_state(eager_or_function):
+  """Serving threads share one wrapper per lookup name; each call's output
+  must come from its own table read, while gradients still reach the wrapper."""
+  var = de.Variable(dim=2)
+  var.upsert([1, 2], [[1.0, 1.0], [2.0, 2.0]])
+  shadow = _RacedShadow(var, name="raced")
+
+  def look(ids):
+    with tf.GradientTape() as tape:
+      out = de.shadow_ops.embedding_lookup(shadow, ids)
+      loss = tf.reduce_sum(out)
+    return out, tape.gradient(loss, shadow)
+
+  out, grad = eager_or_function(look, tf.constant([2, 1, 2], tf.int64))
+  assert out.numpy().tolist() == [[2.0, 2.0], [1.0, 1.0], [2.0, 2.0]]
+  assert grad.numpy().tolist() == [[2.0, 2.0], [1.0, 1.0]]
