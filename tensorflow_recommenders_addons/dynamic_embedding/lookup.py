@@ -2,9 +2,10 @@
 
 Every lookup of a trainable variable takes the same path: deduplicate the
 ids, read their rows from the tables once, load them into the lookup's
-`de.TrainableWrapper` and gather the output from the wrapper (see
-trainable.py). The wrapper's gradient is dense over the distinct ids, so
-duplicate ids accumulate exactly as for a dense `tf.Variable`.
+`de.TrainableWrapper` as well, and gather the output from the rows read,
+routing the gradient to the wrapper (see trainable.py). The wrapper's
+gradient is dense over the distinct ids, so duplicate ids accumulate exactly
+as for a dense `tf.Variable`.
 A non-trainable variable skips the wrapper; plain `embedding_lookup` then
 also skips deduplication.
 

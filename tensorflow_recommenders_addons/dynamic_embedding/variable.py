@@ -9,6 +9,8 @@ device and returns results in key order.
 Checkpoints and file saves: saving.py.
 """
 
+import operator
+
 import tensorflow as tf
 
 from tensorflow_recommenders_addons.dynamic_embedding.initializers import RowInitializer
@@ -98,9 +100,7 @@ class Variable(saving.VariableSaving, tf.Module):
     self.key_dtype = v.check_dtype("key_dtype", key_dtype, v.KEY_DTYPES)
     self.value_dtype = v.check_dtype("value_dtype", value_dtype,
                                      v.VALUE_DTYPES)
-    if isinstance(dim, bool) or int(dim) != dim or int(dim) < 1:
-      raise v.invalid(f"dim: must be an integer >= 1, got {dim!r}")
-    self.dim = int(dim)
+    self.dim = _count("dim", dim, minimum=1)
     if devices is None:
       devices = [""]
     elif isinstance(devices, str):
@@ -110,8 +110,7 @@ class Variable(saving.VariableSaving, tf.Module):
       raise v.invalid("devices: must name at least one device (or be None)")
     if not callable(partitioner):
       raise v.invalid(f"partitioner: must be callable, got {partitioner!r}")
-    if int(init_size) < 0:
-      raise v.invalid(f"init_size: must be >= 0, got {init_size}")
+    init_size = _count("init_size", init_size, minimum=0)
     kv_creator = kv_creator if kv_creator is not None else CuckooHashTableCreator()
     if not isinstance(kv_creator, KVCreator):
       raise v.invalid(f"kv_creator: must be a de.KVCreator, got "
@@ -371,6 +370,16 @@ class Variable(saving.VariableSaving, tf.Module):
   def remove(self, keys, name=None):
     """Removes `keys` (absent keys are ignored).
 
+    Args:
+      keys: Keys of any shape, of `key_dtype`.
+      name: Optional name scope.
+
+    Returns:
+      The write op (None when executing eagerly).
+
+    Raises:
+      tf.errors.InvalidArgumentError: keys of another dtype.
+
     Example:
       >>> from tensorflow_recommenders_addons import dynamic_embedding as de
       >>> var = de.Variable(dim=1)
@@ -385,6 +394,12 @@ class Variable(saving.VariableSaving, tf.Module):
 
   def clear(self, name=None):
     """Removes every row of every shard.
+
+    Args:
+      name: Optional name scope.
+
+    Returns:
+      The op (None when executing eagerly).
 
     Example:
       >>> from tensorflow_recommenders_addons import dynamic_embedding as de
@@ -513,6 +528,17 @@ class Variable(saving.VariableSaving, tf.Module):
           "de.Variable")
     return self.restrict_policy.apply_restriction(
         num_reserved, trigger=trigger, **kwargs)
+
+
+def _count(arg, value, minimum):
+  """`value` as an int >= minimum (bools and non-integers are refused)."""
+  try:
+    number = operator.index(value)
+  except TypeError:
+    number = None
+  if number is None or isinstance(value, bool) or number < minimum:
+    raise v.invalid(f"{arg}: must be an integer >= {minimum}, got {value!r}")
+  return number
 
 
 def _group(ops):

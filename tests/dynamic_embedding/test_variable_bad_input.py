@@ -121,7 +121,8 @@ def test_params_must_be_a_variable():
 
 
 @pytest.mark.parametrize("kwargs,arg", [
-    (dict(dim=0), "dim"), (dict(dim=2.5), "dim"),
+    (dict(dim=0), "dim"), (dict(dim=2.5), "dim"), (dict(dim=None), "dim"),
+    (dict(dim="3"), "dim"), (dict(dim=True), "dim"),
     (dict(key_dtype=tf.float32), "key_dtype"),
     (dict(value_dtype=tf.string), "value_dtype"),
     (dict(devices=[]), "devices"), (dict(init_size=-1), "init_size"),
