@@ -121,8 +121,11 @@ class VariableSaving:
     if save_type == "checkpoint":
       children.pop("_tables", None)
     else:
+      # Wrappers and their ids as direct children: a revived variable keeps
+      # no children of its own.
       for name, wrapper in sorted(self._store.trainables.items()):
         children[f"trainable_wrapper/{name}"] = wrapper
+        children[f"trainable_wrapper/{name}/ids"] = wrapper.ids
     return children
 
   def _deserialization_dependencies(self, children):

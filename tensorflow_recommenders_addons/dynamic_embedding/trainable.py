@@ -84,11 +84,7 @@ class TrainableWrapper(ResourceVariable, metaclass=_PlainConstruction):
       self._ids = tf.Variable(
           tf.zeros([0], params.key_dtype), shape=tf.TensorShape([None]),
           trainable=False, name=var_name + "_ids")
-
-  def _trackable_children(self, save_type="checkpoint", **kwargs):
-    children = super()._trackable_children(save_type, **kwargs)
-    children["ids"] = self._ids  # so functions that capture it can export
-    return children
+    params._register_trainable(name, self)  # pylint: disable=protected-access
 
   @property
   def ids(self):

@@ -483,10 +483,11 @@ class Variable(saving.VariableSaving, tf.Module):
   def _trainable(self, name, factory):
     """The wrapper of lookup `name`, created by `factory()` on first use."""
     wrapper = self._store.trainables.get(name)
-    if wrapper is None:
-      wrapper = factory()
-      self._store.trainables[name] = wrapper
-    return wrapper
+    return wrapper if wrapper is not None else factory()
+
+  def _register_trainable(self, name, wrapper):
+    """Records a new wrapper (lookup or shadow) under its lookup name."""
+    self._store.trainables[name] = wrapper
 
   def _register_slot(self, optimizer, slot_name, slot_variable):
     """Records `slot_variable` (a `de.Variable`) as `optimizer`'s slot."""

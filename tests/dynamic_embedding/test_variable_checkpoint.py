@@ -177,3 +177,21 @@ def test_saved_model_serving_function_reads_saved_rows(tmp_path):
   loaded = tf.saved_model.load(str(tmp_path / "sm"))
   got = loaded.serve(tf.constant([4, 1, 2], tf.int64)).numpy().tolist()
   assert got == [[4.0, 4.0], [5.0, 5.0], [1.0, 1.0]]
+
+
+def test_saved_model_with_shadow_variable_serves(tmp_path):
+  module = tf.Module()
+  module.var = de.Variable(dim=2, initializer=0.5)
+  module.var.upsert([3], [[3.0, 3.0]])
+  module.shadow = de.shadow_ops.ShadowVariable(module.var, name="shadow")
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.int64)])
+  def serve(ids):
+    return de.shadow_ops.embedding_lookup(module.shadow, ids)
+
+  module.serve = serve
+  assert module.var.get_trainable_by_name("shadow") is module.shadow
+  tf.saved_model.save(module, str(tmp_path / "sm"))
+  loaded = tf.saved_model.load(str(tmp_path / "sm"))
+  got = loaded.serve(tf.constant([3, 9], tf.int64)).numpy().tolist()
+  assert got == [[3.0, 3.0], [0.5, 0.5]]
