@@ -25,3 +25,5 @@ def test_quick_lookup_benchmark_reports_both_modes(tmp_path):
     assert row["ours_examples_per_s"] > 0 and row["static_examples_per_s"] > 0
     assert row["time_ratio"] > 0
   assert 1 < data["distinct_ids_per_batch"] < 4096 * 8
+  assert [o["op"] for o in data["batch_ops"]] == ["unique", "merge rows"]
+  assert all(o["speedup"] > 0 for o in data["batch_ops"])
