@@ -13,6 +13,7 @@ MODULES = [
     "tensorflow_recommenders_addons.dynamic_embedding.partition",
     "tensorflow_recommenders_addons.dynamic_embedding.variable",
     "tensorflow_recommenders_addons.dynamic_embedding.variable_store",
+    "tensorflow_recommenders_addons.dynamic_embedding.training_hooks",
     "tensorflow_recommenders_addons.dynamic_embedding.trainable",
     "tensorflow_recommenders_addons.dynamic_embedding.lookup",
     "tensorflow_recommenders_addons.dynamic_embedding.shadow_ops",

@@ -21,18 +21,10 @@ from tensorflow_recommenders_addons.dynamic_embedding.tables.cuckoo_hashtable im
 from tensorflow_recommenders_addons.dynamic_embedding.tables.kv_creator import CuckooHashTableCreator
 from tensorflow_recommenders_addons.dynamic_embedding.tables.kv_creator import KVCreator
 from tensorflow_recommenders_addons.dynamic_embedding import saving
+from tensorflow_recommenders_addons.dynamic_embedding import training_hooks
 
 
-class _Untracked:
-  """Per-variable bookkeeping kept out of checkpoints (a plain object is not
-  tracked by `tf.Module`): lookup wrappers and optimizer slots."""
-
-  def __init__(self):
-    self.trainables = {}
-    self.slots = {}
-
-
-class Variable(saving.VariableSaving, tf.Module):
+class Variable(saving.VariableSaving, training_hooks.TrainingHooks, tf.Module):
   """A dynamic embedding table: ids of any value map to `dim`-wide rows.
 
   Unknown ids read the `initializer`'s rows without being inserted; rows are
@@ -124,7 +116,7 @@ class Variable(saving.VariableSaving, tf.Module):
     self.kv_creator = kv_creator
     self.bp_v2 = bool(bp_v2)
     self.short_file_name = bool(short_file_name)
-    self._store = _Untracked()
+    self._store = training_hooks.Untracked()
     # init_scope: a variable first built while a tf.function traces (e.g. a
     # Keras layer's build) must still own eager tables and default rows.
     with tf.init_scope():
@@ -157,11 +149,6 @@ class Variable(saving.VariableSaving, tf.Module):
   def tables(self):
     """The shard tables, in shard order."""
     return list(self._tables)
-
-  @property
-  def trainable_store(self):
-    """{lookup name: `de.TrainableWrapper`} of this variable's lookups."""
-    return dict(self._store.trainables)
 
   def _on_each_shard(self, fn):
     """`[fn(idx, table) for each shard]`, each call under its shard's device."""
@@ -465,70 +452,6 @@ class Variable(saving.VariableSaving, tf.Module):
     """
     return saving.load(self, dirpath, proc_size, proc_rank,
                                buffer_size)
-
-  # Training hooks ---------------------------------------------------------
-
-  def get_trainable_by_name(self, name):
-    """The `de.TrainableWrapper` of the lookup called `name`, or None.
-
-    Example:
-      >>> from tensorflow_recommenders_addons import dynamic_embedding as de
-      >>> var = de.Variable(dim=1)
-      >>> _ = de.embedding_lookup(var, [1], name="user")
-      >>> var.get_trainable_by_name("user").ids.numpy().tolist()
-      [1]
-    """
-    return self._store.trainables.get(name)
-
-  def _trainable(self, name, factory):
-    """The wrapper of lookup `name`, created by `factory()` on first use."""
-    wrapper = self._store.trainables.get(name)
-    return wrapper if wrapper is not None else factory()
-
-  def _register_trainable(self, name, wrapper):
-    """Records a new wrapper (lookup or shadow) under its lookup name."""
-    self._store.trainables[name] = wrapper
-
-  def _register_slot(self, optimizer, slot_name, slot_variable):
-    """Records `slot_variable` (a `de.Variable`) as `optimizer`'s slot."""
-    self._store.slots[(id(optimizer), slot_name)] = (optimizer, slot_variable)
-
-  def get_slot_variables(self, optimizer):
-    """The slot `de.Variable`s `optimizer` keeps for this variable.
-
-    Args:
-      optimizer: An optimizer wrapped by `de.DynamicEmbeddingOptimizer`.
-
-    Returns:
-      A list (empty when `optimizer` never trained this variable).
-
-    Example:
-      >>> from tensorflow_recommenders_addons import dynamic_embedding as de
-      >>> de.Variable(dim=1).get_slot_variables(object())
-      []
-    """
-    return [slot for (opt, slot) in self._store.slots.values()
-            if opt is optimizer]
-
-  def restrict(self, num_reserved, trigger=None, **kwargs):
-    """Shrinks the variable to `num_reserved` rows via its restrict policy.
-
-    Args:
-      num_reserved: Rows to keep.
-      trigger: Restrict only when the size exceeds `trigger`.
-      **kwargs: Passed to the policy.
-
-    Raises:
-      tf.errors.FailedPreconditionError: the variable has no
-        `restrict_policy`.
-    """
-    if self.restrict_policy is None:
-      raise tf.errors.FailedPreconditionError(
-          None, None, f"restrict: variable {self.name!r} was created without "
-          "a restrict_policy; pass restrict_policy=<policy class> to "
-          "de.Variable")
-    return self.restrict_policy.apply_restriction(
-        num_reserved, trigger=trigger, **kwargs)
 
 
 def _count(arg, value, minimum):
