@@ -13,6 +13,9 @@ Variables and lookups:
   segment_sum_rows               fast merge of duplicate ids' rows
   shadow_ops                     ShadowVariable + its lookup (eager/Keras)
 
+Training:
+  DynamicEmbeddingOptimizer      lets a tf_keras optimizer train de.Variables
+
 Tables and their creators:
   CuckooHashTable          the CPU hash table (TFRA-compatible name)
   CuckooHashTableConfig    its tuning knobs
@@ -25,6 +28,7 @@ from tensorflow_recommenders_addons.dynamic_embedding.lookup import embedding_lo
 from tensorflow_recommenders_addons.dynamic_embedding.lookup import embedding_lookup_sparse
 from tensorflow_recommenders_addons.dynamic_embedding.lookup import embedding_lookup_unique
 from tensorflow_recommenders_addons.dynamic_embedding.lookup import safe_embedding_lookup_sparse
+from tensorflow_recommenders_addons.dynamic_embedding.optimizers import DynamicEmbeddingOptimizer
 from tensorflow_recommenders_addons.dynamic_embedding.partition import default_partition_fn
 from tensorflow_recommenders_addons.dynamic_embedding.tables.cuckoo_hashtable import CuckooHashTable
 from tensorflow_recommenders_addons.dynamic_embedding.tables.kv_creator import CuckooHashTableConfig
@@ -40,6 +44,7 @@ __all__ = [
     "CuckooHashTable",
     "CuckooHashTableConfig",
     "CuckooHashTableCreator",
+    "DynamicEmbeddingOptimizer",
     "KVCreator",
     "TrainableWrapper",
     "Variable",

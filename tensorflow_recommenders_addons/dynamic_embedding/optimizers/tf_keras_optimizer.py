@@ -1,0 +1,138 @@
+"""Dynamic-embedding training for tf_keras (Keras 2) optimizers.
+
+`DynamicEmbeddingOptimizer(opt)` gives `opt` a subclass of its own class
+(made once per optimizer class, e.g. `DynamicEmbeddingAdam(Adam)`), so only
+that optimizer object changes; nothing in TensorFlow or tf_keras is patched.
+The subclass treats `de.TrainableWrapper`s specially and leaves every other
+variable to the optimizer's own code:
+
+* `build` hands the optimizer a `SlotTemplate` of shape `[1, dim]` per
+  wrapper, so the optimizer's own build computes each slot's initial row,
+  and `add_variable_from_reference` turns that into a slot table plus a slot
+  wrapper (slots.py);
+* `update_step` loads the slot rows of the wrapper's ids, runs the
+  optimizer's own dense update on the wrapper and slot wrappers, and writes
+  rows and slots back (upsert, or accum with bp_v2). Learning-rate
+  schedules, clipnorm/clipvalue/global_clipnorm and weight decay are the
+  optimizer's own code, applied to the batch's rows.
+"""
+
+import tensorflow as tf
+
+from tensorflow_recommenders_addons.dynamic_embedding.optimizers import slots as _slots
+from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
+from tensorflow_recommenders_addons.dynamic_embedding.trainable import TrainableWrapper
+
+
+def _is_wrapper(variable):
+  return isinstance(variable, TrainableWrapper)
+
+
+class TfKerasMixin:
+  """Dynamic-embedding behaviour mixed in front of a tf_keras optimizer."""
+
+  _de_bp_v2 = False
+  _de_synchronous = False
+
+  def __init__(self, *args, bp_v2=False, synchronous=False, **kwargs):
+    super().__init__(*args, **kwargs)
+    init_state(self, bp_v2, synchronous)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(bp_v2=self._de_bp_v2, synchronous=self._de_synchronous)
+    return config
+
+  def build(self, var_list):
+    if getattr(self, "_built", False):
+      return super().build(var_list)
+    wrappers = [var for var in var_list if _is_wrapper(var)]
+    if wrappers and self.use_ema:
+      raise v.invalid(
+          f"use_ema: {type(self).__name__} cannot keep moving averages of "
+          "dynamic embeddings (their rows change every batch); create the "
+          "optimizer with use_ema=False")
+    super().build([_slots.SlotTemplate(var) if _is_wrapper(var) else var
+                   for var in var_list])
+
+  def add_variable_from_reference(self, model_variable, variable_name,
+                                  shape=None, initial_value=None):
+    if not isinstance(model_variable, _slots.SlotTemplate):
+      return super().add_variable_from_reference(
+          model_variable, variable_name, shape=shape,
+          initial_value=initial_value)
+    slot = self._de_slots.slot_wrapper(self, model_variable.wrapper,
+                                       variable_name, shape, initial_value)
+    self._variables.append(slot)
+    return slot
+
+  def apply_gradients(self, grads_and_vars, *args, **kwargs):
+    grads_and_vars = list(grads_and_vars)
+    if self._de_synchronous:
+      grads_and_vars = _allreduce_dense(grads_and_vars)
+    # With bp_v2 the store needs each wrapper's rows as the lookup read them,
+    # before weight decay (applied ahead of update_step) changes them.
+    self._de_slots.old_rows = {
+        var._unique_id: var.read_value()  # pylint: disable=protected-access
+        for grad, var in grads_and_vars
+        if grad is not None and _is_wrapper(var) and self._bp_v2(var)}
+    try:
+      return super().apply_gradients(grads_and_vars, *args, **kwargs)
+    finally:
+      self._de_slots.old_rows = {}
+
+  def _bp_v2(self, wrapper):
+    """bp_v2 applies when the optimizer or the variable asks for it."""
+    return self._de_bp_v2 or wrapper.params.bp_v2
+
+  def _update_step_xla(self, gradient, variable, key):
+    # Table ops cannot be XLA-compiled; wrappers take the plain path.
+    if _is_wrapper(variable):
+      return self._update_step(gradient, variable)
+    return super()._update_step_xla(gradient, variable, key)
+
+  def update_step(self, gradient, variable):
+    if not _is_wrapper(variable):
+      return super().update_step(gradient, variable)
+    ids = variable.ids.value()
+    loaded = _slots.load_slots(self._de_slots.slots_of(variable), ids)
+    super().update_step(gradient, variable)
+    old_rows = self._de_slots.old_rows.get(variable._unique_id)  # pylint: disable=protected-access
+    ops = _slots.store(variable, ids, old_rows, loaded,
+                       bp_v2=self._bp_v2(variable))
+    return tf.group(ops) if ops else None
+
+
+def init_state(optimizer, bp_v2, synchronous):
+  """Sets the dynamic-embedding state on a (possibly existing) optimizer."""
+  if synchronous:
+    _horovod()  # fail now, not at the first step
+  optimizer._de_bp_v2 = bool(bp_v2)  # pylint: disable=protected-access
+  optimizer._de_synchronous = bool(synchronous)  # pylint: disable=protected-access
+  # A tracked dict (string keys): checkpoints save the slot tables under
+  # "<variable name>/<slot name>" and restore them when they are created.
+  optimizer._de_slot_tables = {}  # pylint: disable=protected-access
+  optimizer._de_slots = _slots.SlotRegistry(  # pylint: disable=protected-access
+      optimizer.name, optimizer._de_slot_tables)  # pylint: disable=protected-access
+
+
+def _horovod():
+  try:
+    import horovod.tensorflow as hvd  # pylint: disable=import-outside-toplevel
+  except ImportError as e:
+    raise tf.errors.FailedPreconditionError(
+        None, None, "synchronous=True all-reduces dense gradients with "
+        "Horovod, which is not installed (pip install horovod)") from e
+  return hvd
+
+
+def _allreduce_dense(grads_and_vars):
+  """Sums the gradients of ordinary variables over Horovod workers.
+
+  Wrapper gradients stay local: each worker writes its own rows (TFRA's
+  rule), and with bp_v2 the writes add up in the shared table.
+  """
+  hvd = _horovod()
+  return [(grad if grad is None or _is_wrapper(var)
+           else hvd.allreduce(grad, op=hvd.Sum), var)
+          for grad, var in grads_and_vars]

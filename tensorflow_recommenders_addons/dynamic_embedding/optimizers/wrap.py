@@ -1,0 +1,136 @@
+"""`de.DynamicEmbeddingOptimizer`: lets a stock optimizer train `de.Variable`s."""
+
+import tensorflow as tf
+
+from tensorflow_recommenders_addons.dynamic_embedding.optimizers import tf_keras_optimizer
+from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
+
+# Optimizer class -> its dynamic-embedding subclass, made once per class.
+_SUBCLASSES = {}
+
+# The tf_keras optimizers whose subclasses are registered for deserialization
+# (a saved model's optimizer config names "TFRA>DynamicEmbedding<Class>").
+_TF_KERAS_OPTIMIZERS = ("SGD", "Adagrad", "Adam", "AdamW", "Adamax", "Nadam",
+                        "RMSprop", "Ftrl", "Adadelta", "Lion")
+
+
+def DynamicEmbeddingOptimizer(self, bp_v2=False, synchronous=False, **kwargs):  # pylint: disable=invalid-name
+  """Makes a tf_keras optimizer able to train dynamic embeddings.
+
+  The optimizer (first argument, named `self` as in TFRA) keeps training
+  ordinary variables exactly as before. For each `de.TrainableWrapper`
+  (what lookups and `de.keras.layers` train) it keeps its slots in dynamic
+  tables sharded like the embedding (`<var>-<optimizer>-<slot>`, listed by
+  `var.get_slot_variables(opt)`), and each step reads and writes only the
+  rows of the ids in the batch:
+
+  * **Lazy updates.** A row's value and slots change only in steps whose
+    batch contains its id. A dense `tf.Variable` under Adam (or momentum,
+    RMSprop, AdamW's weight decay) also moves rows that are absent from the
+    batch, because their moments keep decaying into updates; here such rows
+    stay untouched until their id comes back, and their moments resume from
+    where they were. With the same ids in every step both agree exactly.
+  * The optimizer's own code does the math, so learning-rate schedules,
+    `clipnorm`, `clipvalue`, `global_clipnorm` and `weight_decay` apply to
+    the batch's rows as to a dense variable's.
+  * Two lookups of one variable in a step (two lookup names) each write
+    their rows; for ids in both, the last write wins.
+
+  The optimizer object is given a subclass of its class (e.g.
+  `DynamicEmbeddingAdam`); no TensorFlow or tf_keras code is patched, and
+  other optimizer objects are unaffected. The same object is returned.
+
+  Supported: every tf_keras (Keras 2) optimizer whose slots have the
+  variable's shape: SGD (momentum, nesterov), Adagrad, Adam (amsgrad), AdamW,
+  Adamax, Nadam, RMSprop (momentum, centered), Ftrl, Adadelta, Lion.
+
+  Args:
+    self: A `tf_keras.optimizers.Optimizer` instance.
+    bp_v2: Write each step's change as a delta (`de.Variable.accum`)
+      instead of overwriting rows, so several trainers sharing a table add
+      up their updates (a variable created with `bp_v2=True` gets this
+      too).
+    synchronous: All-reduce the gradients of ordinary (dense) variables over
+      Horovod workers before applying them; embedding gradients stay local.
+      Requires Horovod.
+    **kwargs: Accepted for TFRA compatibility and ignored.
+
+  Returns:
+    The same optimizer object, now able to train dynamic embeddings.
+
+  Raises:
+    tf.errors.InvalidArgumentError: `self` is not a tf_keras optimizer
+      (Keras 3 and tf.compat.v1 optimizers are refused with an explanation).
+    tf.errors.FailedPreconditionError: `synchronous=True` without Horovod.
+
+  Example:
+    >>> import tensorflow as tf, tf_keras
+    >>> from tensorflow_recommenders_addons import dynamic_embedding as de
+    >>> var = de.Variable(dim=2, initializer=1.0)
+    >>> opt = de.DynamicEmbeddingOptimizer(tf_keras.optimizers.Adam(0.1))
+    >>> with tf.GradientTape() as tape:
+    ...   out, tw = de.embedding_lookup(var, [5, 5], return_trainable=True)
+    ...   loss = tf.reduce_sum(out)
+    >>> _ = opt.apply_gradients([(tape.gradient(loss, tw), tw)])
+    >>> var.lookup([5]).numpy().round(3).tolist()
+    [[0.9, 0.9]]
+    >>> len(var.get_slot_variables(opt))
+    2
+  """
+  del kwargs
+  optimizer = self
+  cls = _subclass(type(optimizer))
+  if type(optimizer) is not cls:
+    optimizer.__class__ = cls
+  tf_keras_optimizer.init_state(optimizer, bp_v2, synchronous)
+  return optimizer
+
+
+def _subclass(cls):
+  """The dynamic-embedding subclass of tf_keras optimizer class `cls`."""
+  if issubclass(cls, tf_keras_optimizer.TfKerasMixin):
+    return cls
+  if cls not in _SUBCLASSES:
+    tf_keras = _tf_keras()
+    if not issubclass(cls, tf_keras.optimizers.Optimizer):
+      raise v.invalid(_unsupported(cls, tf_keras))
+    sub = type(f"DynamicEmbedding{cls.__name__}",
+               (tf_keras_optimizer.TfKerasMixin, cls),
+               {"__module__": __name__, "__doc__": cls.__doc__})
+    if cls.__name__ in _TF_KERAS_OPTIMIZERS and \
+        getattr(tf_keras.optimizers, cls.__name__, None) is cls:
+      sub = tf_keras.saving.register_keras_serializable(package="TFRA")(sub)
+    _SUBCLASSES[cls] = sub
+  return _SUBCLASSES[cls]
+
+
+def register_tf_keras_optimizers():
+  """Makes the subclasses of the stock tf_keras optimizers known to tf_keras
+  deserialization (called when `de.keras` is imported)."""
+  tf_keras = _tf_keras()
+  for name in _TF_KERAS_OPTIMIZERS:
+    _subclass(getattr(tf_keras.optimizers, name))
+
+
+def _tf_keras():
+  try:
+    import tf_keras  # pylint: disable=import-outside-toplevel
+  except ImportError as e:
+    raise tf.errors.FailedPreconditionError(
+        None, None, "DynamicEmbeddingOptimizer wraps tf_keras optimizers; "
+        "install tf_keras (pip install 'tf_keras>=2.21,<2.22')") from e
+  return tf_keras
+
+
+def _unsupported(cls, tf_keras):
+  name = f"{cls.__module__}.{cls.__qualname__}"
+  if issubclass(cls, tf_keras.optimizers.legacy.Optimizer):
+    hint = ("tf_keras legacy optimizers are not supported; use the "
+            f"tf_keras.optimizers.{cls.__name__} of the same name")
+  elif cls.__module__.startswith("keras"):
+    hint = ("this is a Keras 3 optimizer; dynamic embeddings train with "
+            "tf_keras optimizers (import tf_keras, or set "
+            "TF_USE_LEGACY_KERAS=1 so that tf.keras is tf_keras)")
+  else:
+    hint = "pass a tf_keras.optimizers.Optimizer instance"
+  return f"self: cannot wrap optimizer {name}: {hint}"
