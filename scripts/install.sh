@@ -40,6 +40,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "== installing Python requirements (TensorFlow 2.21, test tools)"
 .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+echo "== installing tf_keras and TensorFlow Recommenders (Keras 2 path)"
+.venv/bin/pip install -q --disable-pip-version-check --no-deps -r requirements-keras.txt
 echo "== building and installing tensorflow_recommenders_addons"
 start=$(date +%s)
 .venv/bin/pip install -q --disable-pip-version-check --no-build-isolation --no-deps --force-reinstall .

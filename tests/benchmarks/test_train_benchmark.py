@@ -1,0 +1,32 @@
+"""Smoke run of benchmarks/train.py: every case trains and is reported.
+
+No timing is asserted (shared, noisy machines); the figures for the README
+come from running the script itself at full size.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCRIPT = os.path.join(ROOT, "benchmarks", "train.py")
+
+
+def test_quick_train_benchmark_reports_every_case(tmp_path):
+  report = tmp_path / "train.json"
+  out = subprocess.run(
+      [sys.executable, SCRIPT, "--quick", "--json", str(report)],
+      check=True, capture_output=True, text=True, cwd=str(tmp_path)).stdout
+  assert "adagrad: dynamic/static" in out and "adam: dynamic" in out
+  data = json.loads(report.read_text())
+  cases = [(r["optimizer"], r["model"]) for r in data["results"]]
+  assert cases == [("adam", "dynamic"), ("adam", "static"),
+                   ("adagrad", "dynamic"), ("adagrad", "static")]
+  for row in data["results"]:
+    assert row["examples_per_s"] > 0 and 0 < row["loss"] < 5
+  # The dynamic table holds every distinct id trained on (more than the
+  # static model's hashed rows could tell apart at full size).
+  assert all(r["table_rows"] > 100 for r in data["results"]
+             if r["model"] == "dynamic")
+  assert set(data["summary"]) == {"adam", "adagrad"}
