@@ -18,6 +18,8 @@ MODULES = [
     "tensorflow_recommenders_addons.dynamic_embedding.lookup",
     "tensorflow_recommenders_addons.dynamic_embedding.shadow_ops",
     "tensorflow_recommenders_addons.dynamic_embedding.unique",
+    "tensorflow_recommenders_addons.dynamic_embedding.keras.layers.embedding",
+    "tensorflow_recommenders_addons.dynamic_embedding.keras.layers.field_wise",
 ]
 
 
@@ -30,6 +32,10 @@ def _public_symbols():
       yield f"de.{name}", obj
   for name in ("ShadowVariable", "embedding_lookup"):
     yield f"de.shadow_ops.{name}", getattr(de.shadow_ops, name)
+  keras_layers = importlib.import_module(
+      "tensorflow_recommenders_addons.dynamic_embedding.keras.layers")
+  for name in keras_layers.__all__:
+    yield f"de.keras.layers.{name}", getattr(keras_layers, name)
 
 
 @pytest.mark.parametrize("label,obj", list(_public_symbols()),
