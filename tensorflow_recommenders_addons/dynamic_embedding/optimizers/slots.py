@@ -140,14 +140,23 @@ def _slot_table(params, owner_name, slot_name, dtype, default_row):
         short_file_name=params.short_file_name)
 
 
-def load_slots(slots, ids):
+def load_slots(slots, ids, ignored=()):
   """Loads the slot rows of `ids` into each slot wrapper.
 
+  Slots named in `ignored` are ones whose previous value the optimizer
+  multiplies by zero (plain SGD's momentum); they get zero rows without a
+  table read and are not written back, so their tables stay empty.
+
   Returns:
-    [(slot wrapper, rows read, exists)] for `store_slots`.
+    [(slot wrapper, rows read, exists)] for `store`.
   """
   loaded = []
-  for _, slot in slots:
+  for slot_name, slot in slots:
+    if slot_name in ignored:
+      zeros = tf.zeros(tf.concat([tf.shape(ids), [slot.params.dim]], 0),
+                       slot.dtype)
+      slot.assign_rows(ids, zeros)
+      continue
     rows, exists = slot.params.lookup(ids, return_exists=True)
     slot.assign_rows(ids, rows)
     loaded.append((slot, rows, exists))

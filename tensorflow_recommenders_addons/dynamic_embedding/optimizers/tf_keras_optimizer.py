@@ -81,6 +81,16 @@ class TfKerasMixin:
     finally:
       self._de_slots.old_rows = {}
 
+  def _de_ignored_slots(self):
+    """Slots whose old value this optimizer multiplies by zero: tf_keras's
+    SGD keeps a momentum slot even with momentum 0."""
+    import tf_keras  # pylint: disable=import-outside-toplevel
+    momentum = getattr(self, "momentum", None)
+    if isinstance(self, tf_keras.optimizers.SGD) and \
+        isinstance(momentum, (int, float)) and momentum == 0:
+      return ("m",)
+    return ()
+
   def _bp_v2(self, wrapper):
     """bp_v2 applies when the optimizer or the variable asks for it."""
     return self._de_bp_v2 or wrapper.params.bp_v2
@@ -95,7 +105,8 @@ class TfKerasMixin:
     if not _is_wrapper(variable):
       return super().update_step(gradient, variable)
     ids = variable.ids.value()
-    loaded = _slots.load_slots(self._de_slots.slots_of(variable), ids)
+    loaded = _slots.load_slots(self._de_slots.slots_of(variable), ids,
+                               ignored=self._de_ignored_slots())
     super().update_step(gradient, variable)
     old_rows = self._de_slots.old_rows.get(variable._unique_id)  # pylint: disable=protected-access
     ops = _slots.store(variable, ids, old_rows, loaded,

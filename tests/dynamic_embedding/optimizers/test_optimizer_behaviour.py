@@ -231,3 +231,18 @@ def test_xla_path_leaves_wrappers_uncompiled():
   opt.apply_gradients(zip(tape.gradient(loss, [tw, dense]), [tw, dense]))
   assert dense.numpy().tolist() == [0.5]
   assert var.lookup([4]).numpy().tolist() == [[0.0]]
+
+
+def test_plain_sgd_keeps_no_momentum_rows():
+  """tf_keras's SGD keeps a momentum slot even with momentum 0; its table
+  stays empty instead of doubling the memory of the embedding."""
+  var = de.Variable(dim=2, initializer=1.0)
+  opt = de.DynamicEmbeddingOptimizer(tf_keras.optimizers.SGD(0.5))
+  for _ in range(2):
+    with tf.GradientTape() as tape:
+      emb, tw = de.embedding_lookup(var, [1, 2, 1], return_trainable=True)
+      loss = tf.reduce_sum(emb)
+    opt.apply_gradients([(tape.gradient(loss, tw), tw)])
+  assert var.lookup([1, 2]).numpy().tolist() == [[-1.0, -1.0], [0.0, 0.0]]
+  (momentum,) = var.get_slot_variables(opt)
+  assert int(momentum.size()) == 0

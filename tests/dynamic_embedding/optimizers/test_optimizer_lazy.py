@@ -99,6 +99,8 @@ def test_changing_ids_follow_lazy_rule(name, run_step):
     step(tf.constant(step_ids(s), tf.int64), target(s))
     lazy.step(s, step_ids(s))
   assert_close(var.lookup(np.arange(VOCAB)).numpy(), lazy.rows)
+  if name == "sgd":   # momentum 0: the slot is never read, so never stored
+    return
   for slot_var, dense in zip(var.get_slot_variables(opt), lazy.slots):
     seen = sorted(set(np.concatenate([step_ids(s).ravel()
                                       for s in range(STEPS)]).tolist()))

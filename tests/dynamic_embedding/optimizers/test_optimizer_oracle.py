@@ -142,6 +142,9 @@ def test_trains_like_dense_variable(name, key_dtype, shards, run_step):
   assert int(var.size()) == len(touched)
   slot_vars = var.get_slot_variables(opt)
   assert len(slot_vars) == len(slots)
+  if name == "sgd":   # momentum 0: the slot is never read, so never stored
+    assert [int(slot.size()) for slot in slot_vars] == [0]
+    return
   for slot_var, dense_slot in zip(slot_vars, slots):
     assert_close(slot_var.lookup(keys).numpy(), dense_slot[touched],
                  err_msg=slot_var.name)
