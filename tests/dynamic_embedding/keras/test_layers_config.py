@@ -48,6 +48,9 @@ CONFIGS = {
         initializer=tf_keras.initializers.RandomNormal(stddev=0.3, seed=4)),
     "number_initializer": dict(initializer=0.25),
     "named_initializer": dict(initializer="ones"),
+    "list_initializer": dict(initializer=[0.0, 1.0, 2.0, 3.0]),
+    "config_initializer": dict(initializer={"class_name": "Constant",
+                                            "config": {"value": 2.0}}),
     "row_initializer": dict(initializer=np.array([1.0, 2.0, 3.0, 4.0])),
     "string_keys": dict(key_dtype="string", value_dtype="bfloat16",
                         devices="/CPU:0"),
@@ -91,6 +94,12 @@ def test_initializer_from_config_generates_the_same_rows():
   clone = layers.Embedding.from_config(layer.get_config())
   assert isinstance(clone.initializer, tf_keras.initializers.RandomUniform)
   assert clone.initializer.get_config() == init.get_config()
+
+
+def test_layer_tracks_only_its_table_and_shadow():
+  layer = layers.FieldWiseEmbedding(2, 3, devices=["/CPU:0"],
+                                    initializer=[1.0, 2.0])
+  assert sorted(layer._trackable_children()) == ["params", "shadow"]  # pylint: disable=protected-access
 
 
 def test_named_initializer_gives_its_rows():

@@ -11,6 +11,8 @@ keys and rows as a dependency of the layer.
 The lookup and combining code is Keras-free (_layer_ops.py).
 """
 
+import types
+
 import tensorflow as tf
 import tf_keras
 
@@ -58,14 +60,15 @@ def deserialize_fn(arg, config):
 
 
 def _resolve_initializer(initializer):
-  """A Keras identifier ("glorot_uniform", ...) as its initializer object."""
-  if not isinstance(initializer, str):
+  """A Keras identifier ("glorot_uniform" or a config dict) as its
+  initializer object; anything else as is."""
+  if not isinstance(initializer, (str, dict)):
     return initializer
   try:
     return tf_keras.initializers.get(initializer)
-  except ValueError as e:
+  except (TypeError, ValueError) as e:
     raise v.invalid(f"initializer: {initializer!r} is not a Keras "
-                    f"initializer name") from e
+                    f"initializer name or config") from e
 
 
 def _serialize_initializer(initializer):
@@ -115,8 +118,8 @@ class BasicEmbedding(tf_keras.layers.Layer):
     combiner: "sum", "mean" or "sqrtn"; used by `SquashedEmbedding` and
       `FieldWiseEmbedding` (checked but unused here).
     initializer: Rows of unseen ids, as for `de.Variable`: None (zeros), a
-      number, `embedding_size` numbers, a Keras initializer (or its name,
-      e.g. "random_normal") or a callable.
+      number, `embedding_size` numbers, a Keras initializer (or its name
+      or config, e.g. "random_normal") or a callable.
     devices: Device(s) of the table shards; None for the current device.
     name: Layer name; also the name of `params`.
     with_unique: Accepted for TFRA compatibility: lookups always read each
@@ -179,22 +182,27 @@ class BasicEmbedding(tf_keras.layers.Layer):
             f"dtype={args['key_dtype'].name!r}) instead")
     kwargs.setdefault("dtype", args["value_dtype"].name)
     super().__init__(name=name, trainable=args["trainable"], **kwargs)
-    self._args = args
+    # Read-only views: Keras would track a list or dict attribute as a
+    # checkpoint dependency.
+    self._args = types.MappingProxyType(args)
     self.embedding_size = args["embedding_size"]
     self.key_dtype = args["key_dtype"]
     self.value_dtype = args["value_dtype"]
     self.combiner = args["combiner"]
-    self.devices = args["devices"]
+    self.devices = None if args["devices"] is None else tuple(args["devices"])
     self.with_unique = args["with_unique"]
     self.short_file_name = args["short_file_name"]
     self.max_norm = args["max_norm"]
     self.distribute_strategy = args["distribute_strategy"]
     self.keep_distribution = args["keep_distribution"]
-    self.initializer = initializer
+    resolved = _resolve_initializer(initializer)
+    # A name stays a name (for the config); a list is kept as a tuple, since
+    # Keras would track a list attribute.
+    self.initializer = initializer if isinstance(initializer, str) else (
+        tuple(resolved) if isinstance(resolved, list) else resolved)
     # Tracked attributes: params is a checkpoint dependency of the layer,
     # shadow (a tf.Variable) one of its trainable weights.
-    self.params, self.shadow = ops.create_params(
-        self.name, args, _resolve_initializer(initializer))
+    self.params, self.shadow = ops.create_params(self.name, args, resolved)
 
   def _lookup(self, ids):
     """Rows `ids.shape + [dim]` of checked ids (subclasses combine them)."""
@@ -230,7 +238,7 @@ class BasicEmbedding(tf_keras.layers.Layer):
         "value_dtype": self.value_dtype.name,
         "combiner": self.combiner,
         "initializer": _serialize_initializer(self.initializer),
-        "devices": self.devices,
+        "devices": None if self.devices is None else list(self.devices),
         "with_unique": self.with_unique,
         "short_file_name": self.short_file_name,
         "bp_v2": args["bp_v2"],
