@@ -18,6 +18,7 @@ MODULES = [
     "tensorflow_recommenders_addons.dynamic_embedding.lookup",
     "tensorflow_recommenders_addons.dynamic_embedding.shadow_ops",
     "tensorflow_recommenders_addons.dynamic_embedding.unique",
+    "tensorflow_recommenders_addons.dynamic_embedding.optimizers.wrap",
     "tensorflow_recommenders_addons.dynamic_embedding.keras.layers.embedding",
     "tensorflow_recommenders_addons.dynamic_embedding.keras.layers.field_wise",
 ]

@@ -15,6 +15,8 @@ Variables and lookups:
 
 Training:
   DynamicEmbeddingOptimizer      lets a tf_keras optimizer train de.Variables
+  keras                          de.keras.layers: tf_keras embedding layers
+                                 (imported on first use; needs tf_keras)
 
 Tables and their creators:
   CuckooHashTable          the CPU hash table (TFRA-compatible name)
@@ -40,6 +42,17 @@ from tensorflow_recommenders_addons.dynamic_embedding.unique import unique
 from tensorflow_recommenders_addons.dynamic_embedding.variable import Variable
 from tensorflow_recommenders_addons.dynamic_embedding.variable_store import get_variable
 
+
+
+def __getattr__(name):
+  # `de.keras` needs tf_keras; import it only when used, so the rest of the
+  # package works without it.
+  if name == "keras":
+    import importlib  # pylint: disable=import-outside-toplevel
+    return importlib.import_module(f"{__name__}.keras")
+  raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "CuckooHashTable",
     "CuckooHashTableConfig",
@@ -53,6 +66,7 @@ __all__ = [
     "embedding_lookup_sparse",
     "embedding_lookup_unique",
     "get_variable",
+    "keras",
     "safe_embedding_lookup_sparse",
     "segment_sum_rows",
     "shadow_ops",

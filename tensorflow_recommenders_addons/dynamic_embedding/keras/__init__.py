@@ -4,5 +4,10 @@
 """
 
 from tensorflow_recommenders_addons.dynamic_embedding.keras import layers
+from tensorflow_recommenders_addons.dynamic_embedding.optimizers.wrap import register_tf_keras_optimizers
+
+# A saved model's optimizer config may name "TFRA>DynamicEmbeddingAdam" etc.;
+# make those classes known to tf_keras deserialization.
+register_tf_keras_optimizers()
 
 __all__ = ["layers"]

@@ -72,8 +72,8 @@ def DynamicEmbeddingOptimizer(self, bp_v2=False, synchronous=False, **kwargs):  
     ...   out, tw = de.embedding_lookup(var, [5, 5], return_trainable=True)
     ...   loss = tf.reduce_sum(out)
     >>> _ = opt.apply_gradients([(tape.gradient(loss, tw), tw)])
-    >>> var.lookup([5]).numpy().round(3).tolist()
-    [[0.9, 0.9]]
+    >>> [round(float(x), 3) for x in var.lookup([5])[0]]
+    [0.9, 0.9]
     >>> len(var.get_slot_variables(opt))
     2
   """
