@@ -6,7 +6,8 @@ cross-entropy on logits.
   * dynamic: `de.keras.layers.Embedding` on the raw ids, which are Zipf
     (--zipf-a) ranks scattered over a 2^--id-bits id space (rank r becomes
     (r * 0x9E3779B97F4A7C15) mod 2^id_bits), optimizer wrapped by
-    `de.DynamicEmbeddingOptimizer`; the table grows as new ids arrive;
+    `de.DynamicEmbeddingOptimizer`; the table grows as new ids arrive, whose
+    rows start from the static Embedding's initializer (uniform +-0.05);
   * static: `tf_keras.layers.Embedding(--static-rows, dim)` on the same ids
     hashed into --static-rows rows (id mod rows), the same stock optimizer.
 For each optimizer (Adam, Adagrad) both models train on the same pre-built
@@ -75,7 +76,11 @@ class StepTimer(tf_keras.callbacks.Callback):
 def build_model(args, dynamic, optimizer):
   ids = tf_keras.Input([args.ids_per_example], dtype=tf.int64)
   if dynamic:
-    emb = de_layers.Embedding(args.dim, name="dynamic_emb")(ids)
+    # The static Embedding's default initializer, so both start alike; it
+    # runs only for the ids a batch sees for the first time.
+    emb = de_layers.Embedding(
+        args.dim, name="dynamic_emb",
+        initializer=tf_keras.initializers.RandomUniform(-0.05, 0.05))(ids)
   else:
     hashed = tf_keras.layers.Lambda(
         lambda x: tf.math.floormod(x, args.static_rows))(ids)
@@ -132,7 +137,7 @@ def main():
   parser.add_argument("--static-rows", type=int, default=2**20)
   parser.add_argument("--batches", type=int, default=16)
   parser.add_argument("--warmup", type=int, default=5)
-  parser.add_argument("--steps", type=int, default=40)
+  parser.add_argument("--steps", type=int, default=60)
   parser.add_argument("--static-adam-steps", type=int, default=8)
   parser.add_argument("--optimizers", nargs="+", default=list(OPTIMIZERS),
                       choices=list(OPTIMIZERS))
