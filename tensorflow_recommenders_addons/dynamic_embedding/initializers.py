@@ -8,7 +8,9 @@ initializer, or any callable `fn(shape[, dtype])`. They fall in two kinds:
   become the table's default row, so a lookup costs nothing extra;
 * generated rows (random initializers, callables) are produced only for the
   keys a lookup misses: `generate(m)` is called with the number of missing
-  keys `m`, so the cost follows the miss count, not the batch size.
+  keys `m`, so the cost follows the miss count, not the batch size. Keras's
+  random initializers are sampled with stateful random ops (random_rows.py),
+  since called as given they would repeat the same rows batch after batch.
 """
 
 import inspect
@@ -16,6 +18,7 @@ import inspect
 import numpy as np
 import tensorflow as tf
 
+from tensorflow_recommenders_addons.dynamic_embedding.random_rows import keras_sampler
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 
 # Initializer classes (tf, tf_keras and Keras 3 spell them the same) whose
@@ -50,8 +53,11 @@ class RowInitializer:
       if type(initializer).__name__ in _CONSTANT_INITIALIZERS:
         self.default_row = self._call(initializer, [dim])
       else:
-        self._fn = initializer
-        self._takes_dtype = _accepts_dtype(initializer)
+        # Keras random initializers repeat their values call after call;
+        # their rows are drawn afresh by random_rows instead.
+        sampler = keras_sampler(initializer)
+        self._fn = sampler or initializer
+        self._takes_dtype = sampler is not None or _accepts_dtype(initializer)
         self.default_row = tf.zeros([dim], dtype)
     else:
       self.default_row = self._constant_row(initializer)

@@ -6,6 +6,7 @@ import inspect
 import numpy as np
 import pytest
 import tensorflow as tf
+import tf_keras
 
 from tensorflow_recommenders_addons import dynamic_embedding as de
 
@@ -179,9 +180,22 @@ def test_random_initializers_generate_rows_only_for_missing_keys(
   assert int(var.size()) == 1, "a lookup inserted keys"
 
 
-def test_glorot_needs_static_count_inside_function_and_says_so():
+def test_glorot_rows_inside_function_with_runtime_count():
   var = de.Variable(dim=4, initializer=tf.keras.initializers.GlorotUniform())
-  assert var.lookup([1, 2]).shape == [2, 4]  # eager: the count is known
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.int64)])
+  def look(keys):
+    return var.lookup(keys)
+
+  rows = look(tf.constant([1, 2], tf.int64)).numpy()
+  limit = np.sqrt(6.0 / (2 + 4))   # Glorot for the [missing keys, dim] shape
+  assert rows.shape == (2, 4) and (np.abs(rows) <= limit).all()
+  assert len({tuple(r) for r in rows}) == 2
+
+
+def test_static_shape_only_callable_inside_function_says_so():
+  var = de.Variable(dim=4, initializer=lambda shape: np.ones(shape) * 0.5)
+  assert var.lookup([1, 2]).numpy().tolist() == [[0.5] * 4] * 2  # eager
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.int64)])
   def look(keys):
@@ -189,6 +203,27 @@ def test_glorot_needs_static_count_inside_function_and_says_so():
 
   with pytest.raises(tf.errors.InvalidArgumentError, match="initializer"):
     look(tf.constant([1, 2], tf.int64))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: tf.keras.initializers.RandomNormal(stddev=1.0),
+    lambda: tf.keras.initializers.TruncatedNormal(seed=3),
+    lambda: tf_keras.initializers.RandomUniform(-1.0, 1.0),
+    lambda: tf_keras.initializers.GlorotNormal(),
+    lambda: tf_keras.initializers.HeUniform(seed=1),
+], ids=["keras3_normal", "keras3_truncated_seeded", "tf_keras_uniform",
+        "tf_keras_glorot_normal", "tf_keras_he_seeded"])
+@pytest.mark.parametrize("mode", ["eager", "function"])
+def test_keras_random_initializers_draw_fresh_rows_every_call(make, mode):
+  """Keras initializers repeat their values call after call; new keys of a
+  later batch (a later execution of the same function) must not get the
+  rows of an earlier batch's new keys."""
+  var = de.Variable(dim=4, initializer=make())
+  look = var.lookup if mode == "eager" else tf.function(var.lookup)
+  first = look(tf.constant([1, 2], tf.int64)).numpy()
+  second = look(tf.constant([3, 4], tf.int64)).numpy()
+  assert np.isfinite(first).all() and np.isfinite(second).all()
+  assert not np.isclose(first, second).any()
 
 
 def test_bad_constant_initializer_is_rejected():
