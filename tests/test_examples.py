@@ -13,3 +13,4 @@ def test_quickstart_runs(tmp_path):
       check=True, capture_output=True, text=True, cwd=str(tmp_path)).stdout
   assert "lookups never insert" in out
   assert "restores (2 shards, files) match: True" in out
+  assert "keras fit: loss" in out and "500 user rows in the table" in out
