@@ -33,18 +33,28 @@ def _gather_rows(rows, idx):
   return tf.gather(rows, idx), grad
 
 
-@tf.custom_gradient
-def _rows_via_wrapper(rows, wrapper_rows):
-  """Returns this call's `rows`; their gradient goes to `wrapper_rows`.
+def _rows_via_wrapper(rows, wrapper, unique):
+  """Loads `rows` (of ids `unique`) into `wrapper`; returns this call's
+  `rows`, whose gradient goes to the wrapper.
 
   The output values come from this call's own table read, never from the
   shared wrapper variable, so concurrent calls (serving threads) cannot see
-  each other's rows; the wrapper read only connects the gradient tape.
+  each other's rows; the wrapper read only connects the gradient tape. The
+  gradient reloads this call's ids and rows into the wrapper before it is
+  used: any other call with the same wrapper since this forward pass (e.g.
+  a lookup inside a tf.data map computing a metric in the same step) has
+  overwritten them, and the optimizer must update this call's rows.
   """
-  def grad(dy):
-    return None, dy
-  del wrapper_rows
-  return tf.identity(rows), grad
+  @tf.custom_gradient
+  def route(rows, wrapper_rows):
+    del wrapper_rows
+
+    def grad(dy):
+      with tf.control_dependencies(wrapper.load(unique, rows)):
+        return None, tf.identity(dy)
+    return tf.identity(rows), grad
+
+  return route(rows, wrapper.assign_rows(unique, rows))
 
 
 def _clip(rows, max_norm):
@@ -73,7 +83,7 @@ def _unique_rows(params, flat_ids, name, max_norm, wrapper=None,
         name, lambda: TrainableWrapper(params, name, max_norm=max_norm,
                                        trainable=params.trainable))
   if wrapper is not None:
-    rows = _rows_via_wrapper(rows, wrapper.assign_rows(unique, rows))
+    rows = _rows_via_wrapper(rows, wrapper, unique)
   return _clip(rows, max_norm), idx, wrapper
 
 

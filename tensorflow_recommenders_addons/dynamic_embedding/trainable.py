@@ -21,6 +21,12 @@ tensor: row i is the sum of the output gradients of every position holding
 `tf.nn.embedding_lookup` on a dense variable (densified). An optimizer
 updates the wrapper and writes it back with `update_op()`.
 
+Computing that gradient loads the call's ids and rows into the wrapper
+again: another call with the same lookup name made after this one's forward
+pass (a metric's lookup inside a tf.data map, an evaluation step) may have
+overwritten the wrapper, and the optimizer must update the rows the gradient
+belongs to.
+
 One wrapper exists per (variable, lookup name): it is created once, outside
 any `tf.function` (so functions may retrace), and reassigned by every lookup
 with that name. Two lookups of one variable in one training step therefore
@@ -97,10 +103,15 @@ class TrainableWrapper(ResourceVariable, metaclass=_PlainConstruction):
     The returned tensor is read after the assignment and recorded on any
     active gradient tape, so gradients flow to this wrapper.
     """
+    with tf.control_dependencies(self.load(unique_ids, rows)):
+      return self.value()
+
+  def load(self, unique_ids, rows):
+    """Assigns `unique_ids` and their `rows`; returns the assign ops (an
+    empty list when executing eagerly)."""
     updates = [self._ids.assign(unique_ids, read_value=False),
                self.assign(rows, read_value=False)]
-    with tf.control_dependencies([op for op in updates if op is not None]):
-      return self.value()
+    return [op for op in updates if op is not None]
 
   def update_op(self, name=None):
     """Writes the wrapper's rows back into the table (an upsert).
