@@ -99,7 +99,7 @@ class SlotRegistry:
     return slot
 
   def slots_of(self, wrapper):
-    """[(slot name, slot wrapper)] of `wrapper` (empty for plain SGD)."""
+    """[(slot name, slot wrapper)] of `wrapper`, in creation order."""
     return self._by_wrapper.get(wrapper._unique_id, [])  # pylint: disable=protected-access
 
   def _unique_name(self, params, slot_name):

@@ -31,9 +31,6 @@ def _is_wrapper(variable):
 class TfKerasMixin:
   """Dynamic-embedding behaviour mixed in front of a tf_keras optimizer."""
 
-  _de_bp_v2 = False
-  _de_synchronous = False
-
   def __init__(self, *args, bp_v2=False, synchronous=False, **kwargs):
     super().__init__(*args, **kwargs)
     init_state(self, bp_v2, synchronous)
@@ -46,8 +43,7 @@ class TfKerasMixin:
   def build(self, var_list):
     if getattr(self, "_built", False):
       return super().build(var_list)
-    wrappers = [var for var in var_list if _is_wrapper(var)]
-    if wrappers and self.use_ema:
+    if self.use_ema and any(_is_wrapper(var) for var in var_list):
       raise v.invalid(
           f"use_ema: {type(self).__name__} cannot keep moving averages of "
           "dynamic embeddings (their rows change every batch); create the "
@@ -115,11 +111,15 @@ class TfKerasMixin:
 
 
 def init_state(optimizer, bp_v2, synchronous):
-  """Sets the dynamic-embedding state on a (possibly existing) optimizer."""
+  """Sets the dynamic-embedding settings of an optimizer; gives it a slot
+  registry unless it has one (wrapping a wrapped optimizer again keeps the
+  slots it already trains with)."""
   if synchronous:
     _horovod()  # fail now, not at the first step
   optimizer._de_bp_v2 = bool(bp_v2)  # pylint: disable=protected-access
   optimizer._de_synchronous = bool(synchronous)  # pylint: disable=protected-access
+  if getattr(optimizer, "_de_slots", None) is not None:
+    return
   # A tracked dict (string keys): checkpoints save the slot tables under
   # "<variable name>/<slot name>" and restore them when they are created.
   optimizer._de_slot_tables = {}  # pylint: disable=protected-access

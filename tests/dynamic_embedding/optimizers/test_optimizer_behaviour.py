@@ -207,6 +207,22 @@ def test_wraps_in_place_and_keeps_config():
   assert not isinstance(tf_keras.optimizers.Adam(), type(opt))
 
 
+def test_wrapping_a_trained_optimizer_again_keeps_its_slots():
+  ref_var = de.Variable(dim=DIM, initializer=0.3)
+  ref_opt = de.DynamicEmbeddingOptimizer(tf_keras.optimizers.Adam(0.1))
+  train_adam(ref_var, ref_opt, 4)
+  var = de.Variable(dim=DIM, initializer=0.3)
+  opt = de.DynamicEmbeddingOptimizer(tf_keras.optimizers.Adam(0.1))
+  train_adam(var, opt, 2)
+  slots = var.get_slot_variables(opt)
+  assert de.DynamicEmbeddingOptimizer(opt) is opt
+  train_adam(var, opt, 2, start=2)
+  assert var.get_slot_variables(opt) == slots
+  assert_close(var.lookup(TOUCHED).numpy(), ref_var.lookup(TOUCHED).numpy())
+  for slot, ref_slot in zip(slots, ref_var.get_slot_variables(ref_opt)):
+    assert_close(slot.lookup(TOUCHED).numpy(), ref_slot.lookup(TOUCHED).numpy())
+
+
 def test_config_round_trip_through_tf_keras_serialization():
   opt = de.DynamicEmbeddingOptimizer(
       tf_keras.optimizers.Adagrad(0.2, initial_accumulator_value=0.3),
