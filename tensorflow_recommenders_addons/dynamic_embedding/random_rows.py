@@ -18,6 +18,14 @@ import tensorflow as tf
 # [-2, 2], which Keras divides out.
 _TRUNCATED_STDDEV = 0.87962566103423978
 
+# Keras class -> (TF stateful sampler, its two parameters' attribute names);
+# each sampler takes (shape, param1, param2, dtype, seed=).
+_DIRECT = {
+    "RandomUniform": (tf.random.uniform, "minval", "maxval"),
+    "RandomNormal": (tf.random.normal, "mean", "stddev"),
+    "TruncatedNormal": (tf.random.truncated_normal, "mean", "stddev"),
+}
+
 _VARIANCE_SCALING = frozenset({
     "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform",
     "HeNormal", "LecunUniform", "LecunNormal"})
@@ -36,18 +44,11 @@ def keras_sampler(initializer):
   name = type(initializer).__name__
   seed = getattr(initializer, "seed", None)
   seed = seed if isinstance(seed, int) else None
-  if name == "RandomUniform":
-    lo, hi = float(initializer.minval), float(initializer.maxval)
-    return lambda shape, dtype: tf.random.uniform(shape, lo, hi, dtype,
-                                                  seed=seed)
-  if name == "RandomNormal":
-    mean, std = float(initializer.mean), float(initializer.stddev)
-    return lambda shape, dtype: tf.random.normal(shape, mean, std, dtype,
-                                                 seed=seed)
-  if name == "TruncatedNormal":
-    mean, std = float(initializer.mean), float(initializer.stddev)
-    return lambda shape, dtype: tf.random.truncated_normal(
-        shape, mean, std, dtype, seed=seed)
+  if name in _DIRECT:
+    sample, first, second = _DIRECT[name]
+    a, b = float(getattr(initializer, first)), float(getattr(initializer,
+                                                             second))
+    return lambda shape, dtype: sample(shape, a, b, dtype, seed=seed)
   if name in _VARIANCE_SCALING:
     return _variance_scaling(float(initializer.scale), initializer.mode,
                              initializer.distribution, seed)
