@@ -47,9 +47,10 @@ OPTIMIZERS = {
 
 
 def make_data(args):
-  """(ids, labels) of --batches batches; labels follow a fixed id rule."""
+  """(ids [n, ids_per_example], labels [n, 1]) for n = --batches x --batch
+  examples; labels follow a fixed id rule."""
   rng = np.random.default_rng(args.seed)
-  ranks = rng.zipf(args.zipf_a, size=(args.batches, args.batch,
+  ranks = rng.zipf(args.zipf_a, size=(args.batches * args.batch,
                                       args.ids_per_example)).astype(np.uint64)
   with np.errstate(over="ignore"):
     ids = (ranks * np.uint64(0x9E3779B97F4A7C15)) % np.uint64(2**args.id_bits)
@@ -150,9 +151,7 @@ def main():
     args.batch, args.static_rows, args.batches = 256, 2**12, 4
     args.warmup, args.steps, args.static_adam_steps = 2, 4, 3
 
-  batches = make_data(args)
-  data = (batches[0].reshape(-1, args.ids_per_example),
-          batches[1].reshape(-1, 1))
+  data = make_data(args)
   print(f"batch {args.batch} x {args.ids_per_example} Zipf({args.zipf_a}) ids "
         f"over 2^{args.id_bits}, dim {args.dim}, static rows "
         f"{args.static_rows}; {platform.machine()}, {os.cpu_count()} cores, "

@@ -43,7 +43,6 @@ from tensorflow_recommenders_addons.dynamic_embedding.variable import Variable
 from tensorflow_recommenders_addons.dynamic_embedding.variable_store import get_variable
 
 
-
 def __getattr__(name):
   # `de.keras` needs tf_keras; import it only when used, so the rest of the
   # package works without it.
