@@ -36,7 +36,7 @@ import numpy as np  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 import tf_keras  # pylint: disable=wrong-import-position
 from tensorflow_recommenders_addons import dynamic_embedding as de  # pylint: disable=wrong-import-position
-from tensorflow_recommenders_addons.dynamic_embedding.keras import layers as de_layers  # pylint: disable=wrong-import-position
+from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import tf_keras as de_layers  # pylint: disable=wrong-import-position
 
 ADAGRAD_TARGET_RATIO = 1.0
 ADAM_TARGET_EXAMPLES = 180_000

@@ -19,8 +19,8 @@ MODULES = [
     "tensorflow_recommenders_addons.dynamic_embedding.shadow_ops",
     "tensorflow_recommenders_addons.dynamic_embedding.unique",
     "tensorflow_recommenders_addons.dynamic_embedding.optimizers.wrap",
-    "tensorflow_recommenders_addons.dynamic_embedding.keras.layers.embedding",
-    "tensorflow_recommenders_addons.dynamic_embedding.keras.layers.field_wise",
+    "tensorflow_recommenders_addons.dynamic_embedding.keras.layers.tf_keras",
+    "tensorflow_recommenders_addons.dynamic_embedding.keras.layers.keras3",
 ]
 
 
@@ -33,10 +33,14 @@ def _public_symbols():
       yield f"de.{name}", obj
   for name in ("ShadowVariable", "embedding_lookup"):
     yield f"de.shadow_ops.{name}", getattr(de.shadow_ops, name)
-  keras_layers = importlib.import_module(
-      "tensorflow_recommenders_addons.dynamic_embedding.keras.layers")
-  for name in keras_layers.__all__:
-    yield f"de.keras.layers.{name}", getattr(keras_layers, name)
+  for flavour in ("tf_keras", "keras3"):
+    keras_layers = importlib.import_module(
+        f"tensorflow_recommenders_addons.dynamic_embedding.keras.layers."
+        f"{flavour}")
+    for name in ("BasicEmbedding", "Embedding", "SquashedEmbedding",
+                 "FieldWiseEmbedding"):
+      yield (f"de.keras.layers.{flavour}.{name}",
+             getattr(keras_layers, name))
 
 
 @pytest.mark.parametrize("label,obj", list(_public_symbols()),

@@ -33,30 +33,6 @@ def _gather_rows(rows, idx):
   return tf.gather(rows, idx), grad
 
 
-def _rows_via_wrapper(rows, wrapper, unique):
-  """Loads `rows` (of ids `unique`) into `wrapper`; returns this call's
-  `rows`, whose gradient goes to the wrapper.
-
-  The output values come from this call's own table read, never from the
-  shared wrapper variable, so concurrent calls (serving threads) cannot see
-  each other's rows; the wrapper read only connects the gradient tape. The
-  gradient reloads this call's ids and rows into the wrapper before it is
-  used: any other call with the same wrapper since this forward pass (e.g.
-  a lookup inside a tf.data map computing a metric in the same step) has
-  overwritten them, and the optimizer must update this call's rows.
-  """
-  @tf.custom_gradient
-  def route(rows, wrapper_rows):
-    del wrapper_rows
-
-    def grad(dy):
-      with tf.control_dependencies(wrapper.load(unique, rows)):
-        return None, tf.identity(dy)
-    return tf.identity(rows), grad
-
-  return route(rows, wrapper.assign_rows(unique, rows))
-
-
 def _clip(rows, max_norm):
   """TF's max_norm rule: rows whose L2 norm exceeds max_norm are rescaled."""
   return rows if max_norm is None else tf.clip_by_norm(rows, max_norm, axes=[1])
@@ -83,7 +59,7 @@ def _unique_rows(params, flat_ids, name, max_norm, wrapper=None,
         name, lambda: TrainableWrapper(params, name, max_norm=max_norm,
                                        trainable=params.trainable))
   if wrapper is not None:
-    rows = _rows_via_wrapper(rows, wrapper, unique)
+    rows = wrapper.route(unique, rows)
   return _clip(rows, max_norm), idx, wrapper
 
 
@@ -111,6 +87,14 @@ def _dense_lookup(params, ids, name, max_norm, return_trainable, dedup,
       out = _clip(params.lookup(flat), max_norm)
     out = params._unflatten(out, ids)  # pylint: disable=protected-access
   return (out, wrapper) if return_trainable else out
+
+
+def routed_lookup(params, ids, router, name, max_norm=None):
+  """Rows of `ids` (`ids.shape + [dim]`; ragged stays ragged), each distinct
+  id read once, whose gradient goes through `router`: an object with
+  `route(unique_ids, rows) -> rows` (a `TrainableWrapper`, or the row buffer
+  of the Keras 3 layers)."""
+  return _dense_lookup(params, ids, name, max_norm, False, True, router)
 
 
 def embedding_lookup(params,

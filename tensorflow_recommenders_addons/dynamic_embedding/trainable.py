@@ -87,9 +87,13 @@ class TrainableWrapper(ResourceVariable, metaclass=_PlainConstruction):
           dtype=params.value_dtype,
           trainable=trainable,
           name=var_name)
-      self._ids = tf.Variable(
-          tf.zeros([0], params.key_dtype), shape=tf.TensorShape([None]),
-          trainable=False, name=var_name + "_ids")
+      # Built directly (not through tf.Variable) like the wrapper itself:
+      # under a tf.distribute strategy both stay single variables that every
+      # replica's gradient writes the same global ids into.
+      self._ids = ResourceVariable(
+          initial_value=tf.zeros([0], params.key_dtype),
+          shape=tf.TensorShape([None]), trainable=False,
+          name=var_name + "_ids")
     params._register_trainable(name, self)  # pylint: disable=protected-access
 
   @property
@@ -112,6 +116,29 @@ class TrainableWrapper(ResourceVariable, metaclass=_PlainConstruction):
     updates = [self._ids.assign(unique_ids, read_value=False),
                self.assign(rows, read_value=False)]
     return [op for op in updates if op is not None]
+
+  def route(self, unique_ids, rows):
+    """Loads `rows` (of `unique_ids`) and returns this call's `rows`, whose
+    gradient goes to the wrapper.
+
+    The output values come from the call's own table read, never from the
+    shared wrapper variable, so concurrent calls (serving threads) cannot
+    see each other's rows; the wrapper read only connects the gradient tape.
+    The gradient reloads this call's ids and rows before it is used: any
+    other call with the same wrapper since this forward pass (e.g. a lookup
+    inside a tf.data map computing a metric in the same step) has
+    overwritten them, and the optimizer must update this call's rows.
+    """
+    @tf.custom_gradient
+    def route(rows, wrapper_rows):
+      del wrapper_rows
+
+      def grad(dy):
+        with tf.control_dependencies(self.load(unique_ids, rows)):
+          return None, tf.identity(dy)
+      return tf.identity(rows), grad
+
+    return route(rows, self.assign_rows(unique_ids, rows))
 
   def update_op(self, name=None):
     """Writes the wrapper's rows back into the table (an upsert).

@@ -86,17 +86,24 @@ class SlotRegistry:
           "train a de.Variable")
     dtype = (initial_value.dtype if initial_value is not None
              else wrapper.dtype)
+    table = self.table(optimizer, params, slot_name, dtype,
+                       default_row(slot_name, initial_value, params.dim))
+    slot = TrainableWrapper(table, wrapper.lookup_name, trainable=False)
+    self._by_wrapper.setdefault(wrapper._unique_id, []).append((slot_name, slot))  # pylint: disable=protected-access
+    return slot
+
+  def table(self, optimizer, params, slot_name, dtype, initial_row):
+    """The slot table of `params` for `slot_name`, created on first use
+    (default row `initial_row`: `params.dim` numbers, or None for zeros)."""
     key = (id(params), slot_name)
     table = self._by_params.get(key)
     if table is None:
       table = _slot_table(params, self._owner_name, slot_name, dtype,
-                          _default_row(slot_name, initial_value, params.dim))
+                          initial_row)
       self._by_params[key] = table
       self._tables[self._unique_name(params, slot_name)] = table
       params._register_slot(optimizer, slot_name, table)  # pylint: disable=protected-access
-    slot = TrainableWrapper(table, wrapper.lookup_name, trainable=False)
-    self._by_wrapper.setdefault(wrapper._unique_id, []).append((slot_name, slot))  # pylint: disable=protected-access
-    return slot
+    return table
 
   def slots_of(self, wrapper):
     """[(slot name, slot wrapper)] of `wrapper`, in creation order."""
@@ -111,18 +118,19 @@ class SlotRegistry:
     return name
 
 
-def _default_row(slot_name, initial_value, dim):
+def default_row(slot_name, initial_value, dim):
   """The slot's initial row from the optimizer's `[1, dim]` initial value."""
   if initial_value is None:
     return None
-  row = np.asarray(tf.convert_to_tensor(initial_value))
+  with tf.init_scope():  # optimizers may be built inside a tf.function
+    row = np.asarray(tf.convert_to_tensor(initial_value))
   if row.shape != (1, dim):
     raise v.invalid(f"slot {slot_name!r}: initial value of shape {row.shape} "
                     f"is not one row of width {dim}")
   return [float(x) for x in row[0]]
 
 
-def _slot_table(params, owner_name, slot_name, dtype, default_row):
+def _slot_table(params, owner_name, slot_name, dtype, initial_row):
   """A `de.Variable` for one slot, sharded exactly like `params`."""
   with tf.init_scope():
     return Variable(
@@ -132,7 +140,7 @@ def _slot_table(params, owner_name, slot_name, dtype, default_row):
         devices=params.devices,
         partitioner=params.partition_fn,
         name=f"{params.name}-{owner_name}-{slot_name}",
-        initializer=default_row,
+        initializer=initial_row,
         trainable=False,
         checkpoint=params.checkpoint,
         init_size=params.init_size,

@@ -115,7 +115,7 @@ def init_state(optimizer, bp_v2, synchronous):
   registry unless it has one (wrapping a wrapped optimizer again keeps the
   slots it already trains with)."""
   if synchronous:
-    _horovod()  # fail now, not at the first step
+    horovod()  # fail now, not at the first step
   optimizer._de_bp_v2 = bool(bp_v2)  # pylint: disable=protected-access
   optimizer._de_synchronous = bool(synchronous)  # pylint: disable=protected-access
   if getattr(optimizer, "_de_slots", None) is not None:
@@ -127,7 +127,7 @@ def init_state(optimizer, bp_v2, synchronous):
       optimizer.name, optimizer._de_slot_tables)  # pylint: disable=protected-access
 
 
-def _horovod():
+def horovod():
   try:
     import horovod.tensorflow as hvd  # pylint: disable=import-outside-toplevel
   except ImportError as e:
@@ -143,7 +143,7 @@ def _allreduce_dense(grads_and_vars):
   Wrapper gradients stay local: each worker writes its own rows (TFRA's
   rule), and with bp_v2 the writes add up in the shared table.
   """
-  hvd = _horovod()
+  hvd = horovod()
   return [(grad if grad is None or _is_wrapper(var)
            else hvd.allreduce(grad, op=hvd.Sum), var)
           for grad, var in grads_and_vars]

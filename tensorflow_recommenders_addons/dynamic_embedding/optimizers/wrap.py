@@ -2,16 +2,26 @@
 
 import tensorflow as tf
 
+from tensorflow_recommenders_addons.dynamic_embedding.optimizers import keras3_optimizer
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import tf_keras_optimizer
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 
 # Optimizer class -> its dynamic-embedding subclass, made once per class.
 _SUBCLASSES = {}
 
-# The tf_keras optimizers whose subclasses are registered for deserialization
-# (a saved model's optimizer config names "TFRA>DynamicEmbedding<Class>").
-_TF_KERAS_OPTIMIZERS = ("SGD", "Adagrad", "Adam", "AdamW", "Adamax", "Nadam",
-                        "RMSprop", "Ftrl", "Adadelta", "Lion")
+# Keras 3 optimizers refused: a row's update depends on the whole variable.
+_WHOLE_VARIABLE = {
+    "Adafactor": "its second moments are factored over whole rows and "
+                 "columns, not kept per row",
+    "Lamb": "its trust ratio uses the norm of the whole variable",
+    "Muon": "it orthogonalizes the update of the whole variable",
+}
+
+# The Keras 3 and tf_keras optimizers whose subclasses are registered for
+# deserialization (a saved model's optimizer config names
+# "TFRA>DynamicEmbedding<Class>").
+_STOCK_OPTIMIZERS = ("SGD", "Adagrad", "Adam", "AdamW", "Adamax", "Nadam",
+                     "RMSprop", "Ftrl", "Adadelta", "Lion")
 
 
 def DynamicEmbeddingOptimizer(self, bp_v2=False, synchronous=False, **kwargs):  # pylint: disable=invalid-name
@@ -79,43 +89,89 @@ def DynamicEmbeddingOptimizer(self, bp_v2=False, synchronous=False, **kwargs):  
   """
   del kwargs
   optimizer = self
+  inner = _loss_scale_inner(optimizer)
+  if inner is not None:
+    # Mixed precision: the loss-scale wrapper hands unscaled gradients to its
+    # inner optimizer, which is the one that must learn dynamic embeddings.
+    DynamicEmbeddingOptimizer(inner, bp_v2=bp_v2, synchronous=synchronous)
+    return optimizer
   cls = _subclass(type(optimizer))
   if type(optimizer) is not cls:
     optimizer.__class__ = cls
-  tf_keras_optimizer.init_state(optimizer, bp_v2, synchronous)
+  if issubclass(cls, keras3_optimizer.Keras3Mixin):
+    keras3_optimizer.init_state(optimizer, bp_v2, synchronous)
+  else:
+    tf_keras_optimizer.init_state(optimizer, bp_v2, synchronous)
   return optimizer
 
 
+def _loss_scale_inner(optimizer):
+  """The inner optimizer of a Keras 3 or tf_keras LossScaleOptimizer."""
+  import keras  # pylint: disable=import-outside-toplevel
+  classes = [keras.optimizers.LossScaleOptimizer]
+  tf_keras = _tf_keras(required=False)
+  if tf_keras is not None:
+    classes.append(tf_keras.mixed_precision.LossScaleOptimizer)
+  if isinstance(optimizer, tuple(classes)):
+    return optimizer.inner_optimizer
+  return None
+
+
 def _subclass(cls):
-  """The dynamic-embedding subclass of tf_keras optimizer class `cls`."""
-  if issubclass(cls, tf_keras_optimizer.TfKerasMixin):
+  """The dynamic-embedding subclass of Keras 3 or tf_keras optimizer class
+  `cls`, made once per class."""
+  if issubclass(cls, (tf_keras_optimizer.TfKerasMixin,
+                      keras3_optimizer.Keras3Mixin)):
     return cls
   if cls not in _SUBCLASSES:
-    tf_keras = _tf_keras()
-    if not issubclass(cls, tf_keras.optimizers.Optimizer):
-      raise v.invalid(_unsupported(cls, tf_keras))
-    sub = type(f"DynamicEmbedding{cls.__name__}",
-               (tf_keras_optimizer.TfKerasMixin, cls),
+    import keras  # pylint: disable=import-outside-toplevel
+    if issubclass(cls, keras.optimizers.Optimizer):
+      mixin, saving, stock = keras3_optimizer.Keras3Mixin, keras.saving, keras
+      _refuse_whole_variable_optimizers(cls, keras)
+    else:
+      tf_keras = _tf_keras()
+      if not issubclass(cls, tf_keras.optimizers.Optimizer):
+        raise v.invalid(_unsupported(cls, tf_keras))
+      mixin, saving, stock = (tf_keras_optimizer.TfKerasMixin,
+                              tf_keras.saving, tf_keras)
+    sub = type(f"DynamicEmbedding{cls.__name__}", (mixin, cls),
                {"__module__": __name__, "__doc__": cls.__doc__})
-    if cls.__name__ in _TF_KERAS_OPTIMIZERS and \
-        getattr(tf_keras.optimizers, cls.__name__, None) is cls:
-      sub = tf_keras.saving.register_keras_serializable(package="TFRA")(sub)
+    if cls.__name__ in _STOCK_OPTIMIZERS and \
+        getattr(stock.optimizers, cls.__name__, None) is cls:
+      sub = saving.register_keras_serializable(package="TFRA")(sub)
     _SUBCLASSES[cls] = sub
   return _SUBCLASSES[cls]
 
 
-def register_tf_keras_optimizers():
-  """Makes the subclasses of the stock tf_keras optimizers known to tf_keras
-  deserialization (called when `de.keras` is imported)."""
-  tf_keras = _tf_keras()
-  for name in _TF_KERAS_OPTIMIZERS:
-    _subclass(getattr(tf_keras.optimizers, name))
+def _refuse_whole_variable_optimizers(cls, keras):
+  """Keras 3 optimizers whose update of a row depends on the whole variable
+  cannot train rows lazily."""
+  for name, reason in _WHOLE_VARIABLE.items():
+    stock = getattr(keras.optimizers, name, None)
+    if stock is not None and issubclass(cls, stock):
+      raise v.invalid(f"self: cannot wrap {cls.__name__} for dynamic "
+                      f"embeddings: {reason}")
 
 
-def _tf_keras():
+def register_optimizers():
+  """Makes the subclasses of the stock Keras 3 and tf_keras optimizers known
+  to deserialization (called when `de.keras` is imported)."""
+  import keras  # pylint: disable=import-outside-toplevel
+  modules = [keras]
+  tf_keras = _tf_keras(required=False)
+  if tf_keras is not None:
+    modules.append(tf_keras)
+  for module in modules:
+    for name in _STOCK_OPTIMIZERS:
+      _subclass(getattr(module.optimizers, name))
+
+
+def _tf_keras(required=True):
   try:
     import tf_keras  # pylint: disable=import-outside-toplevel
   except ImportError as e:
+    if not required:
+      return None
     raise tf.errors.FailedPreconditionError(
         None, None, "DynamicEmbeddingOptimizer wraps tf_keras optimizers; "
         "install tf_keras (pip install 'tf_keras>=2.21,<2.22')") from e
@@ -127,10 +183,7 @@ def _unsupported(cls, tf_keras):
   if issubclass(cls, tf_keras.optimizers.legacy.Optimizer):
     hint = ("tf_keras legacy optimizers are not supported; use the "
             f"tf_keras.optimizers.{cls.__name__} of the same name")
-  elif cls.__module__.startswith("keras"):
-    hint = ("this is a Keras 3 optimizer; dynamic embeddings train with "
-            "tf_keras optimizers (import tf_keras, or set "
-            "TF_USE_LEGACY_KERAS=1 so that tf.keras is tf_keras)")
   else:
-    hint = "pass a tf_keras.optimizers.Optimizer instance"
+    hint = ("pass a Keras 3 (keras.optimizers) or tf_keras "
+            "(tf_keras.optimizers) optimizer instance")
   return f"self: cannot wrap optimizer {name}: {hint}"

@@ -9,7 +9,7 @@ import tensorflow as tf
 import tf_keras
 
 from tensorflow_recommenders_addons import dynamic_embedding as de
-from tensorflow_recommenders_addons.dynamic_embedding.keras import layers
+from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import tf_keras as layers
 
 CLASSES = ["BasicEmbedding", "Embedding", "SquashedEmbedding",
            "FieldWiseEmbedding"]

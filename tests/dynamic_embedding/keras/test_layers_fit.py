@@ -12,7 +12,7 @@ import tensorflow as tf
 import tf_keras
 
 from tensorflow_recommenders_addons import dynamic_embedding as de
-from tensorflow_recommenders_addons.dynamic_embedding.keras import layers
+from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import tf_keras as layers
 
 DIM = 4
 N = 3

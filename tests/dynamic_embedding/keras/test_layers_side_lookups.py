@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
-from tensorflow_recommenders_addons.dynamic_embedding.keras import layers
+from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import tf_keras as layers
 from tensorflow_recommenders_addons import dynamic_embedding as de
 
 IDS = tf.constant([1, 2, 2], tf.int64)

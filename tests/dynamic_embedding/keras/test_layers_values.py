@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tensorflow_recommenders_addons.dynamic_embedding.keras import layers
+from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import tf_keras as layers
 
 DIM = 3
 DEFAULT = -1.0

@@ -1,23 +1,52 @@
-"""Dynamic embedding layers for tf_keras (Keras 2): `de.keras.layers`.
+"""Dynamic embedding layers: `de.keras.layers`.
 
   BasicEmbedding       ids -> ids.shape + [embedding_size] rows
   Embedding            TFRA's main name for BasicEmbedding
   SquashedEmbedding    rows of the last id axis combined (sum/mean/sqrtn)
   FieldWiseEmbedding   rows combined per field: [batch, nslots, dim]
+
+The names here are the layers of the Keras that `tf.keras` is: Keras 3 by
+default with TensorFlow 2.21, tf_keras when `TF_USE_LEGACY_KERAS=1` is set
+before TensorFlow is imported. Either flavour can also be named directly:
+
+  de.keras.layers.keras3     layers for Keras 3 (`keras`) models
+  de.keras.layers.tf_keras   layers for tf_keras (Keras 2) models
 """
 
-try:
-  import tf_keras  # pylint: disable=unused-import
-except ImportError as e:
-  raise ImportError(
-      "de.keras.layers are tf_keras (Keras 2) layers and need the tf_keras "
-      "package: pip install 'tf_keras>=2.21,<2.22'") from e
+import importlib
 
-# pylint: disable=wrong-import-position
-from tensorflow_recommenders_addons.dynamic_embedding.keras.layers.embedding import BasicEmbedding
-from tensorflow_recommenders_addons.dynamic_embedding.keras.layers.embedding import Embedding
-from tensorflow_recommenders_addons.dynamic_embedding.keras.layers.embedding import SquashedEmbedding
-from tensorflow_recommenders_addons.dynamic_embedding.keras.layers.field_wise import FieldWiseEmbedding
+import tensorflow as tf
+
+
+def _tf_keras_is_legacy():
+  """Whether `tf.keras` is tf_keras (TF_USE_LEGACY_KERAS) or Keras 3."""
+  return tf.keras.layers.Layer.__module__.startswith("tf_keras")
+
+
+def _flavour(name):
+  if name == "tf_keras":
+    try:
+      import tf_keras  # pylint: disable=import-outside-toplevel,unused-import
+    except ImportError as e:
+      raise ImportError(
+          "de.keras.layers.tf_keras are tf_keras (Keras 2) layers and need "
+          "the tf_keras package: pip install 'tf_keras>=2.21,<2.22'") from e
+  return importlib.import_module(f"{__name__}.{name}")
+
+
+_layers = _flavour("tf_keras" if _tf_keras_is_legacy() else "keras3")
+BasicEmbedding = _layers.BasicEmbedding
+Embedding = _layers.Embedding
+SquashedEmbedding = _layers.SquashedEmbedding
+FieldWiseEmbedding = _layers.FieldWiseEmbedding
+
+
+def __getattr__(name):
+  # The other flavour is imported only when named.
+  if name in ("keras3", "tf_keras"):
+    return _flavour(name)
+  raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BasicEmbedding",

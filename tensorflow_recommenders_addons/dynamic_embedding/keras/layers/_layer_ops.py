@@ -1,13 +1,13 @@
 """Keras-free pieces of the embedding layers, in plain TensorFlow.
 
-The tf_keras layers (embedding.py, field_wise.py) are thin: they validate
-their arguments, own a `de.Variable` and its `ShadowVariable`, and call the
-functions here. A Keras 3 twin of the layers can reuse this module unchanged,
-since nothing here imports a Keras.
+The layers (_base.py, with tf_keras.py and keras3.py) validate their
+arguments, own a `de.Variable` and call the functions here; nothing here
+imports a Keras.
 
   check_layer_args   argument validation, errors name the argument
-  create_params      the layer's de.Variable and ShadowVariable
-  lookup             ids -> `ids.shape + [dim]` through the shadow
+  create_variable    the layer's de.Variable
+  create_shadow      the ShadowVariable of a tf_keras layer
+  lookup             ids -> `ids.shape + [dim]` through a shadow or buffer
   squash             combine the rows of the last id axis
   field_wise         combine rows per (batch row, field)
 """
@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from tensorflow_recommenders_addons.dynamic_embedding import shadow_ops
 from tensorflow_recommenders_addons.dynamic_embedding.lookup import COMBINERS
+from tensorflow_recommenders_addons.dynamic_embedding.lookup import routed_lookup
 from tensorflow_recommenders_addons.dynamic_embedding.partition import default_partition_fn
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 from tensorflow_recommenders_addons.dynamic_embedding.tables.kv_creator import KVCreator
@@ -41,6 +42,7 @@ DE_KWARGS = {
     "distribute_strategy": None,
     "keep_distribution": False,
     "checkpoint": True,
+    "max_unique_ids": None,  # Keras 3: rows of the buffer (None: default)
 }
 
 _BOOL_ARGS = ("trainable", "bp_v2", "keep_distribution", "checkpoint",
@@ -109,6 +111,9 @@ def check_layer_args(embedding_size, key_dtype, value_dtype, combiner,
                     f"{capacity!r}")
   args["init_capacity"] = int(capacity)
   max_norm = args["max_norm"]
+  max_unique = args["max_unique_ids"]
+  if max_unique is not None:
+    args["max_unique_ids"] = positive_int("max_unique_ids", max_unique)
   if max_norm is not None and (
       isinstance(max_norm, (bool, np.bool_)) or
       not isinstance(max_norm, numbers.Real) or not max_norm > 0):
@@ -124,19 +129,15 @@ def check_layer_args(embedding_size, key_dtype, value_dtype, combiner,
   return args
 
 
-def create_params(name, args, initializer):
-  """The layer's own `de.Variable` (named `name`) and its shadow.
+def create_variable(name, args, initializer):
+  """The layer's own `de.Variable`, named `name`, of `dim=embedding_size`.
 
   Args:
     name: The layer name; the variable takes it.
     args: Normalized arguments from `check_layer_args`.
     initializer: As for `de.Variable`.
-
-  Returns:
-    `(params, shadow)`: a `de.Variable` of `dim=embedding_size` and a
-    `de.shadow_ops.ShadowVariable` over it.
   """
-  params = Variable(
+  return Variable(
       key_dtype=args["key_dtype"],
       value_dtype=args["value_dtype"],
       dim=args["embedding_size"],
@@ -151,11 +152,14 @@ def create_params(name, args, initializer):
       restrict_policy=args["restrict_policy"],
       bp_v2=args["bp_v2"],
       short_file_name=args["short_file_name"])
-  shadow = shadow_ops.ShadowVariable(
+
+
+def create_shadow(params, name, args):
+  """The `de.shadow_ops.ShadowVariable` of a tf_keras layer's `params`."""
+  return shadow_ops.ShadowVariable(
       params, name=f"{name}-shadow", max_norm=args["max_norm"],
       trainable=args["trainable"],
       distribute_strategy=args["distribute_strategy"])
-  return params, shadow
 
 
 def check_ids(ids, key_dtype, layer_name, min_rank=0):
@@ -183,10 +187,11 @@ def check_ids(ids, key_dtype, layer_name, min_rank=0):
   return ids
 
 
-def lookup(shadow, ids):
-  """Rows of `ids` through `shadow`: `ids.shape + [dim]` (ragged stays
-  ragged). Each distinct id is read once; gradients reach the shadow."""
-  return shadow_ops.embedding_lookup(shadow, ids)
+def lookup(params, ids, router, name, max_norm):
+  """Rows of `ids` through `router` (a layer's ShadowVariable or row
+  buffer): `ids.shape + [dim]`, ragged stays ragged. Each distinct id is
+  read once; gradients reach the router."""
+  return routed_lookup(params, ids, router, name, max_norm)
 
 
 def _combine_dtype(rows):
@@ -266,12 +271,12 @@ def _checked_fields(fields, ids, nslots):
     return tf.identity(flat)
 
 
-def field_wise(shadow, ids, fields, nslots, combiner):
+def field_wise(rows_fn, ids, fields, nslots, combiner):
   """Embeddings of `[batch, n]` ids combined per field: `[batch, nslots,
   dim]`.
 
   Args:
-    shadow: The layer's ShadowVariable.
+    rows_fn: `fn(flat_ids) -> [n, dim]` rows (the layer's lookup).
     ids: `[batch, n]` ids (dense or ragged).
     fields: The field of each id, shaped like `ids`, in `[0, nslots)`.
     nslots: Number of fields.
@@ -294,7 +299,7 @@ def field_wise(shadow, ids, fields, nslots, combiner):
     shape = tf.shape(ids, out_type=tf.int64)
     batch = shape[0]
     rows_of = tf.repeat(tf.range(batch), shape[1])
-  rows = lookup(shadow, flat_ids)
+  rows = rows_fn(flat_ids)
   dtype = _combine_dtype(rows)
   segments = rows_of * nslots + fields
   total = tf.math.unsorted_segment_sum(tf.cast(rows, dtype), segments,

@@ -1,0 +1,326 @@
+"""The Keras-agnostic bodies of the embedding layers.
+
+The tf_keras layers (tf_keras.py) and the Keras 3 layers (keras3.py) are
+these classes mixed in front of each Keras's `Layer`; they differ only in
+the Keras module used for (de)serialization (`_KERAS`) and in how a lookup's
+gradient reaches the table (`_init_state`, `_rows`):
+
+  tf_keras   a ShadowVariable of dynamic shape (the layer's `shadow`)
+  Keras 3    a fixed-shape row buffer weight (_row_buffer.py), since Keras 3
+             variables and optimizer slots need fully defined shapes
+
+Validation, configs, combining and output shapes are written once, here and
+in the Keras-free _layer_ops.py.
+"""
+
+import types
+
+import tensorflow as tf
+
+from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import _layer_ops as ops
+from tensorflow_recommenders_addons.dynamic_embedding.partition import default_partition_fn
+from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
+
+
+def serialize_fn(keras, fn):
+  """A Keras config entry for a function argument (None stays None).
+
+  Named functions use the serialization of `keras` (the tf_keras or Keras 3
+  module; reload them after `register_keras_serializable` or in a custom
+  object scope);
+  objects Keras cannot serialize become `{"unserializable": repr}`, which
+  `deserialize_fn` refuses, so the function must be passed again.
+  """
+  if fn is None:
+    return None
+  try:
+    return keras.saving.serialize_keras_object(fn)
+  except (TypeError, ValueError, OSError):
+    return {"unserializable": repr(fn)}
+
+
+def deserialize_fn(keras, arg, config):
+  """Inverse of `serialize_fn`; callables pass through.
+
+  Raises:
+    ValueError: an entry Keras cannot resolve, naming `arg`.
+  """
+  if config is None or callable(config):
+    return config
+  if isinstance(config, dict) and "unserializable" in config:
+    raise ValueError(
+        f"{arg}: the layer was configured with {config['unserializable']}, "
+        f"which Keras cannot serialize; pass it again: config[{arg!r}] = fn")
+  try:
+    return keras.saving.deserialize_keras_object(config)
+  except (TypeError, ValueError) as e:
+    raise ValueError(
+        f"{arg}: cannot deserialize {config!r}: register the function with "
+        f"{keras.__name__}.saving.register_keras_serializable, load inside "
+        f"{keras.__name__}.saving.custom_object_scope, or pass it again: "
+        f"config[{arg!r}] = fn") from e
+
+
+def _resolve_initializer(keras, initializer):
+  """A Keras identifier ("glorot_uniform" or a config dict) as its
+  initializer object; anything else as is."""
+  if not isinstance(initializer, (str, dict)):
+    return initializer
+  try:
+    return keras.initializers.get(initializer)
+  except (TypeError, ValueError) as e:
+    raise v.invalid(f"initializer: {initializer!r} is not a Keras "
+                    f"initializer name or config") from e
+
+
+def _serialize_initializer(keras, initializer):
+  if initializer is None or isinstance(initializer, (int, float, str)):
+    return initializer
+  if isinstance(initializer, keras.initializers.Initializer):
+    return keras.initializers.serialize(initializer)
+  if isinstance(initializer, (tf.Tensor, tf.Variable)):
+    return initializer.numpy().tolist()
+  if hasattr(initializer, "tolist"):
+    return initializer.tolist()
+  if isinstance(initializer, (list, tuple)):
+    return list(initializer)
+  return serialize_fn(keras, initializer)
+
+
+def _deserialize_initializer(keras, config):
+  if isinstance(config, dict) and "unserializable" not in config and \
+      "class_name" in config and config.get("class_name") != "function":
+    return keras.initializers.deserialize(config)
+  if isinstance(config, dict):
+    return deserialize_fn(keras, "initializer", config)
+  return config
+
+
+
+class EmbeddingBase:
+  """The body of `BasicEmbedding` (see its docstring in tf_keras.py).
+
+  Subclasses set `_KERAS` (the Keras module) and implement `_init_state`
+  (called at the end of `__init__`) and `_rows(ids)` (rows
+  `ids.shape + [dim]` whose gradient trains `params`).
+  """
+
+  _KERAS = None
+  _MIN_RANK = 0
+
+  def __init__(self,
+               embedding_size,
+               key_dtype=tf.int64,
+               value_dtype=tf.float32,
+               combiner="sum",
+               initializer=None,
+               devices=None,
+               name="DynamicEmbeddingLayer",
+               with_unique=True,
+               short_file_name=False,
+               **kwargs):
+    de_kwargs = {k: kwargs.pop(k) for k in ops.DE_KWARGS if k in kwargs}
+    args = ops.check_layer_args(embedding_size, key_dtype, value_dtype,
+                                combiner, devices, with_unique,
+                                short_file_name, de_kwargs)
+    if not isinstance(name, str) or not name:
+      raise v.invalid(f"name: must be a non-empty string, got {name!r}")
+    for arg in ("input_shape", "batch_input_shape", "input_dim"):
+      if arg in kwargs:
+        raise v.invalid(
+            f"{arg}: Keras would feed this layer {args['value_dtype'].name} "
+            f"ids; begin the model with Input(shape, "
+            f"dtype={args['key_dtype'].name!r}) instead")
+    if args["value_dtype"] != tf.float32:
+      # float32 rows follow the global dtype policy (mixed_float16 computes
+      # in float16); other row dtypes compute in their own dtype.
+      kwargs.setdefault("dtype", args["value_dtype"].name)
+    super().__init__(name=name, trainable=args["trainable"], **kwargs)
+    # Read-only views: Keras would track a list or dict attribute as a
+    # checkpoint dependency.
+    self._args = types.MappingProxyType(args)
+    self.embedding_size = args["embedding_size"]
+    self.key_dtype = args["key_dtype"]
+    self.value_dtype = args["value_dtype"]
+    self.combiner = args["combiner"]
+    self.devices = None if args["devices"] is None else tuple(args["devices"])
+    self.with_unique = args["with_unique"]
+    self.short_file_name = args["short_file_name"]
+    self.max_norm = args["max_norm"]
+    self.distribute_strategy = args["distribute_strategy"]
+    self.keep_distribution = args["keep_distribution"]
+    resolved = _resolve_initializer(self._KERAS, initializer)
+    # A name stays a name (for the config); a list is kept as a tuple, since
+    # Keras would track a list attribute.
+    self.initializer = initializer if isinstance(initializer, str) else (
+        tuple(resolved) if isinstance(resolved, list) else resolved)
+    # A tracked attribute: the table is a checkpoint dependency of the layer.
+    self.params = ops.create_variable(self.name, args, resolved)
+    self._init_state(args)
+
+  def _init_state(self, args):
+    raise NotImplementedError
+
+  def _rows(self, ids):
+    """Rows `ids.shape + [dim]` of checked ids; gradients train `params`."""
+    raise NotImplementedError
+
+  @staticmethod
+  def _output_shape(shape):
+    """A `tf.TensorShape` as this Keras's output shapes are written."""
+    return shape
+
+  def _lookup(self, ids):
+    """The layer's output before the dtype cast (subclasses combine)."""
+    return self._rows(ids)
+
+  def _check(self, ids):
+    return ops.check_ids(ids, self.key_dtype, self.name, self._MIN_RANK)
+
+  def call(self, ids):  # pylint: disable=arguments-differ
+    """Looks up `ids`; see the class docstring."""
+    out = self._lookup(self._check(ids))
+    if out.dtype != self.compute_dtype:
+      out = tf.cast(out, self.compute_dtype)
+    return out
+
+  def compute_output_shape(self, input_shape):
+    """`input_shape + [embedding_size]`."""
+    return self._output_shape(
+        tf.TensorShape(input_shape).concatenate([self.embedding_size]))
+
+  def get_config(self):
+    """The layer's arguments; `from_config` rebuilds an equal layer.
+
+    Initializers and functions use Keras serialization; a `kv_creator` or
+    `restrict_policy` is kept as the object itself (not JSON-serializable;
+    None when not given).
+    """
+    config = super().get_config()
+    args = self._args
+    partitioner = args["partitioner"]
+    if partitioner is default_partition_fn:
+      partitioner = None
+    config.update({
+        "embedding_size": self.embedding_size,
+        "key_dtype": self.key_dtype.name,
+        "value_dtype": self.value_dtype.name,
+        "combiner": self.combiner,
+        "initializer": _serialize_initializer(self._KERAS, self.initializer),
+        "devices": None if self.devices is None else list(self.devices),
+        "with_unique": self.with_unique,
+        "short_file_name": self.short_file_name,
+        "bp_v2": args["bp_v2"],
+        "restrict_policy": args["restrict_policy"],
+        "init_capacity": args["init_capacity"],
+        "partitioner": serialize_fn(self._KERAS, partitioner),
+        "kv_creator": args["kv_creator"],
+        "max_norm": self.max_norm,
+        "keep_distribution": self.keep_distribution,
+        "checkpoint": args["checkpoint"],
+        "max_unique_ids": args["max_unique_ids"],
+    })
+    return config
+
+  @classmethod
+  def from_config(cls, config):
+    """Builds a layer from `get_config()` output.
+
+    Raises:
+      ValueError: a function entry (e.g. `partitioner`) Keras cannot
+        resolve; register it or pass it again in `config`.
+    """
+    config = dict(config)
+    config["initializer"] = _deserialize_initializer(
+        cls._KERAS, config.get("initializer"))
+    config["partitioner"] = deserialize_fn(cls._KERAS, "partitioner",
+                                           config.get("partitioner"))
+    # Keras's own from_config turns a serialized dtype policy back into one.
+    return super().from_config(config)
+
+
+class SquashedBase(EmbeddingBase):
+  """The body of `SquashedEmbedding`: rows of the last id axis combined."""
+
+  _MIN_RANK = 1
+
+  def _lookup(self, ids):
+    return ops.squash(self._rows(ids), self.combiner)
+
+  def compute_output_shape(self, input_shape):
+    """`input_shape[:-1] + [embedding_size]`."""
+    input_shape = tf.TensorShape(input_shape)
+    if input_shape.rank is None:
+      return self._output_shape(tf.TensorShape(None))
+    return self._output_shape(
+        input_shape[:-1].concatenate([self.embedding_size]))
+
+
+class FieldWiseBase(EmbeddingBase):
+  """The body of `FieldWiseEmbedding`: rows combined per field."""
+
+  def __init__(self,
+               embedding_size,
+               nslots,
+               slot_map_fn=None,
+               key_dtype=tf.int64,
+               value_dtype=tf.float32,
+               combiner="sum",
+               initializer=None,
+               devices=None,
+               name="SlotDynamicEmbeddingLayer",
+               with_unique=True,
+               **kwargs):
+    nslots = ops.positive_int("nslots", nslots)
+    if slot_map_fn is not None and not callable(slot_map_fn):
+      raise v.invalid(f"slot_map_fn: must be callable or None, got "
+                      f"{slot_map_fn!r}")
+    super().__init__(embedding_size, key_dtype=key_dtype,
+                     value_dtype=value_dtype, combiner=combiner,
+                     initializer=initializer, devices=devices, name=name,
+                     with_unique=with_unique, **kwargs)
+    self.nslots = nslots
+    self.slot_map_fn = slot_map_fn
+
+  def _fields(self, ids):
+    if self.slot_map_fn is None:
+      return ops.default_field_fn(ids, self.nslots)
+    return self.slot_map_fn(ids)
+
+  def _check(self, ids):
+    ids = ops.check_ids(ids, self.key_dtype, self.name, min_rank=2)
+    if ids.shape.rank != 2:
+      raise v.invalid(f"ids: layer {self.name!r} needs [batch, n] ids, got "
+                      f"shape {ids.shape}")
+    return ids
+
+  def _lookup(self, ids):
+    return ops.field_wise(self._rows, ids, self._fields(ids), self.nslots,
+                          self.combiner)
+
+  def compute_output_shape(self, input_shape):
+    """`[batch, nslots, embedding_size]`."""
+    input_shape = tf.TensorShape(input_shape)
+    batch = input_shape[0] if input_shape.rank else None
+    return self._output_shape(
+        tf.TensorShape([batch, self.nslots, self.embedding_size]))
+
+  def get_config(self):
+    """The base config plus `nslots` and `slot_map_fn`."""
+    config = super().get_config()
+    config["nslots"] = self.nslots
+    config["slot_map_fn"] = serialize_fn(self._KERAS, self.slot_map_fn)
+    return config
+
+  @classmethod
+  def from_config(cls, config):
+    """Builds a layer from `get_config()` output.
+
+    Raises:
+      ValueError: a `slot_map_fn` (or `partitioner`) Keras cannot resolve;
+        register it or pass it again: `config["slot_map_fn"] = fn`.
+    """
+    config = dict(config)
+    config["slot_map_fn"] = deserialize_fn(cls._KERAS, "slot_map_fn",
+                                           config.get("slot_map_fn"))
+    return super().from_config(config)

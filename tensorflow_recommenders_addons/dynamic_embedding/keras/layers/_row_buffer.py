@@ -1,0 +1,152 @@
+"""The row buffer of the Keras 3 layers: a fixed-shape weight through which
+gradients reach a `de.Variable`.
+
+Keras 3 variables must have a fully defined shape, and Keras 3 optimizers
+create their slots from that shape when they are built. A Keras 3 layer
+therefore owns a trainable weight of shape `[capacity, dim]` whose position
+`i` stands for the i-th distinct id of the batch being trained:
+
+    forward (no state is written; any thread may call it):
+        unique, idx = unique(ids);  rows = table[unique];  out = rows[idx]
+        the tape also records a read of the weight, which is where the
+        gradient goes
+    backward (the gradient function of one call):
+        batch.ids <- unique;  batch rows <- rows   (`batch` holds both)
+        d weight = [capacity, dim], dense: row i is the summed gradient of
+        every position holding batch.ids[i] (duplicates merged exactly as a
+        dense variable merges them); rows >= len(unique) are zero
+    optimizer step (de.DynamicEmbeddingOptimizer over a Keras 3 optimizer):
+        weight[:u] <- batch rows;  slot[:u] <- slot_table[batch.ids]
+        the optimizer's own update_step over the whole weight
+        table[batch.ids] <- weight[:u];  slot_table[batch.ids] <- slot[:u]
+
+Positions >= u hold stale rows; their gradient is zero and they are never
+written back, so whatever the optimizer does to them is irrelevant.
+
+One call per layer per training step carries a gradient: a forward pass
+marks the buffer fresh and the gradient function consumes that mark, so a
+second gradient in the same step (the layer called twice, or a gradient
+taken twice) fails instead of silently mixing two batches' positions.
+
+Under a `tf.distribute` strategy with several replicas, the gradient
+function gathers every replica's distinct ids and rows, so that a position
+means the same id on every replica; each replica places its own gradient
+there, and the optimizer's all-reduce then sums the gradients of an id seen
+by several replicas, exactly like duplicates within one batch.
+"""
+
+import tensorflow as tf
+
+from tensorflow_recommenders_addons.dynamic_embedding.trainable import TrainableWrapper
+from tensorflow_recommenders_addons.dynamic_embedding.unique import unique as _unique
+from tensorflow_recommenders_addons.utils.tf_internal import ResourceVariable
+
+
+class RowBuffer:
+  """Routes the gradient of a layer's lookups to its `[capacity, dim]`
+  weight and records the ids it belongs to.
+
+  Args:
+    params: The layer's `de.Variable`.
+    weight: The layer's trainable Keras 3 weight, `[capacity, dim]`, created
+      with `autocast=False` (rows are read in the table's dtype).
+    name: The layer name (names the batch state and errors).
+  """
+
+  def __init__(self, params, weight, name):
+    self.params = params
+    self.weight = weight
+    self.capacity = int(weight.shape[0])
+    self.layer_name = name
+    # The ids and rows of the gradient being applied: a non-trainable
+    # wrapper, i.e. two plain variables of dynamic shape.
+    self.batch = TrainableWrapper(params, f"{name}-batch", trainable=False)
+    with tf.init_scope():
+      self._fresh = ResourceVariable(
+          initial_value=False, trainable=False, name=f"{name}-fresh")
+
+  def route(self, unique_ids, rows):
+    """Returns this call's `rows` (of `unique_ids`); their gradient becomes
+    the weight's dense gradient, recorded with its ids (module docstring)."""
+    count = tf.shape(unique_ids)[0]
+    checks = [tf.debugging.assert_less_equal(
+        count, self.capacity,
+        message=(f"ids: layer {self.layer_name!r} got more distinct ids in "
+                 f"one call than max_unique_ids={self.capacity} (the size of "
+                 f"its row buffer); create it with a larger max_unique_ids"))]
+    if self._single_replica():
+      checks.append(self._fresh.assign(True, read_value=False))
+    with tf.control_dependencies([c for c in checks if c is not None]):
+      rows = tf.identity(rows)
+
+    @tf.custom_gradient
+    def route(rows, weight_value):
+      del weight_value
+
+      def grad(dy):
+        dy = tf.convert_to_tensor(dy)
+        return None, self._weight_gradient(unique_ids, rows, dy)
+      return tf.identity(rows), grad
+
+    return route(rows, self._read_weight())
+
+  def _read_weight(self):
+    """The weight's current value, read where the tape sees it."""
+    value = self.weight.value
+    return value.value() if hasattr(value, "value") else value
+
+  @staticmethod
+  def _single_replica():
+    ctx = tf.distribute.get_replica_context()
+    return ctx is None or ctx.num_replicas_in_sync == 1
+
+  def _weight_gradient(self, unique_ids, rows, dy):
+    """Records the batch and returns the dense `[capacity, dim]` gradient."""
+    ctx = tf.distribute.get_replica_context()
+    if ctx is not None and ctx.num_replicas_in_sync > 1:
+      unique_ids, rows, positions = _gather_replicas(ctx, unique_ids, rows)
+      gradient = tf.math.unsorted_segment_sum(dy, positions, self.capacity)
+      checks = [tf.debugging.assert_less_equal(
+          tf.shape(unique_ids)[0], self.capacity,
+          message=(f"ids: the replicas of layer {self.layer_name!r} together "
+                   f"got more distinct ids than max_unique_ids="
+                   f"{self.capacity}; create it with a larger "
+                   f"max_unique_ids"))]
+    else:
+      count = tf.shape(dy)[0]
+      gradient = tf.pad(dy, [[0, self.capacity - count], [0, 0]])
+      checks = [
+          tf.debugging.assert_equal(
+              self._fresh.read_value(), True,
+              message=(f"layer {self.layer_name!r}: a second gradient in one "
+                       f"training step (the layer was called twice, or the "
+                       f"gradient was taken twice); a Keras 3 dynamic "
+                       f"embedding layer takes one call per step: use one "
+                       f"layer per call, or concatenate the ids")),
+      ]
+      with tf.control_dependencies(checks):
+        checks.append(self._fresh.assign(False, read_value=False))
+    with tf.control_dependencies([c for c in checks if c is not None]):
+      loads = self.batch.load(unique_ids, rows)
+    with tf.control_dependencies(loads):
+      return tf.identity(gradient)
+
+
+def _gather_replicas(ctx, unique_ids, rows):
+  """Every replica's distinct ids, deduplicated in replica order.
+
+  Returns:
+    `(ids [g], rows [g, dim], positions [u])`: the global distinct ids and
+    their rows (as the first replica holding each read it), and the global
+    position of each of this replica's ids.
+  """
+  sizes = ctx.all_gather(tf.shape(unique_ids)[:1], axis=0)
+  all_ids = ctx.all_gather(unique_ids, axis=0)
+  all_rows = ctx.all_gather(rows, axis=0)
+  global_ids, global_idx = _unique(all_ids)
+  offset = tf.reduce_sum(sizes[:ctx.replica_id_in_sync_group])
+  positions = global_idx[offset:offset + tf.shape(unique_ids)[0]]
+  first = tf.math.unsorted_segment_min(
+      tf.range(tf.shape(global_idx)[0]), global_idx,
+      tf.shape(global_ids)[0])
+  return global_ids, tf.gather(all_rows, first), positions
