@@ -55,6 +55,28 @@ class SlotTemplate:
     self.trainable = wrapper.trainable
 
 
+class SlotTables(tf.Module):
+  """The slot tables of one optimizer by name, each a checkpoint dependency
+  of this object under its name (`optimizer/_de_slot_tables/<name>`).
+
+  Not a dict: a Keras 3 optimizer turns a dict attribute into a Keras
+  `TrackedDict`, whose later entries TF checkpoints never see (Adam's
+  moments were silently left out). A `tf.Module` is tracked alike by tf_keras
+  and Keras 3 optimizers, and restores tables created after `restore`.
+  """
+
+  def __init__(self):
+    super().__init__()
+    self._names = set()
+
+  def __contains__(self, name):
+    return name in self._names
+
+  def __setitem__(self, name, table):
+    self._names.add(name)
+    setattr(self, name, table)
+
+
 class SlotRegistry:
   """The slot tables and slot wrappers of one optimizer.
 
@@ -64,7 +86,7 @@ class SlotRegistry:
 
   Args:
     owner_name: The optimizer's name, used in slot table names.
-    tables: A (tracked) dict the slot tables are recorded in by name.
+    tables: The (tracked) `SlotTables` the slot tables are recorded in.
   """
 
   def __init__(self, owner_name, tables):

@@ -19,6 +19,7 @@ variable to the optimizer's own code:
 
 import tensorflow as tf
 
+from tensorflow_recommenders_addons.dynamic_embedding.optimizers import buffers
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import slots as _slots
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 from tensorflow_recommenders_addons.dynamic_embedding.trainable import TrainableWrapper
@@ -48,15 +49,23 @@ class TfKerasMixin:
           f"use_ema: {type(self).__name__} cannot keep moving averages of "
           "dynamic embeddings (their rows change every batch); create the "
           "optimizer with use_ema=False")
+    buffers.register(self, var_list)
     super().build([_slots.SlotTemplate(var) if _is_wrapper(var) else var
                    for var in var_list])
 
   def add_variable_from_reference(self, model_variable, variable_name,
                                   shape=None, initial_value=None):
     if not isinstance(model_variable, _slots.SlotTemplate):
-      return super().add_variable_from_reference(
+      slot = super().add_variable_from_reference(
           model_variable, variable_name, shape=shape,
           initial_value=initial_value)
+      buffer = buffers.buffer_of(model_variable)
+      if buffer is not None and variable_name not in self._de_ignored_slots():
+        first_row = (tf.zeros([1, buffer.params.dim], slot.dtype)
+                     if initial_value is None else initial_value[:1])
+        buffers.pair_slot(self, model_variable, slot, variable_name,
+                          first_row)
+      return slot
     slot = self._de_slots.slot_wrapper(self, model_variable.wrapper,
                                        variable_name, shape, initial_value)
     self._variables.append(slot)
@@ -91,13 +100,23 @@ class TfKerasMixin:
     """bp_v2 applies when the optimizer or the variable asks for it."""
     return self._de_bp_v2 or wrapper.params.bp_v2
 
+  def _apply_weight_decay(self, variables):
+    # Buffers are decayed in update_step, after their rows are loaded.
+    super()._apply_weight_decay(buffers.without_buffers(self, variables))
+
   def _update_step_xla(self, gradient, variable, key):
-    # Table ops cannot be XLA-compiled; wrappers take the plain path.
-    if _is_wrapper(variable):
+    # Table ops cannot be XLA-compiled; wrappers and buffers take the plain
+    # path.
+    if _is_wrapper(variable) or buffers.entry_of(self, variable) is not None:
       return self._update_step(gradient, variable)
     return super()._update_step_xla(gradient, variable, key)
 
   def update_step(self, gradient, variable):
+    entry = buffers.entry_of(self, variable)
+    if entry is not None:
+      return buffers.update(
+          self, entry, variable,
+          lambda: super(TfKerasMixin, self).update_step(gradient, variable))
     if not _is_wrapper(variable):
       return super().update_step(gradient, variable)
     ids = variable.ids.value()
@@ -120,11 +139,12 @@ def init_state(optimizer, bp_v2, synchronous):
   optimizer._de_synchronous = bool(synchronous)  # pylint: disable=protected-access
   if getattr(optimizer, "_de_slots", None) is not None:
     return
-  # A tracked dict (string keys): checkpoints save the slot tables under
-  # "<variable name>/<slot name>" and restore them when they are created.
-  optimizer._de_slot_tables = {}  # pylint: disable=protected-access
+  # Tracked: checkpoints save the slot tables under "<variable name>/<slot
+  # name>" and restore them when they are created.
+  optimizer._de_slot_tables = _slots.SlotTables()  # pylint: disable=protected-access
   optimizer._de_slots = _slots.SlotRegistry(  # pylint: disable=protected-access
       optimizer.name, optimizer._de_slot_tables)  # pylint: disable=protected-access
+  optimizer._de_entries = buffers.Entries()  # pylint: disable=protected-access
 
 
 def horovod():

@@ -5,8 +5,10 @@ these classes mixed in front of each Keras's `Layer`; they differ only in
 the Keras module used for (de)serialization (`_KERAS`) and in how a lookup's
 gradient reaches the table (`_init_state`, `_rows`):
 
-  tf_keras   a ShadowVariable of dynamic shape (the layer's `shadow`)
-  Keras 3    a fixed-shape row buffer weight (_row_buffer.py), since Keras 3
+  tf_keras   a ShadowVariable of dynamic shape (the layer's `shadow`); under
+             a multi-replica tf.distribute strategy a row buffer, since
+             replicas' gradients must have one shape
+  Keras 3    a fixed-shape row buffer weight (row_buffer.py), since Keras 3
              variables and optimizer slots need fully defined shapes
 
 Validation, configs, combining and output shapes are written once, here and
@@ -19,6 +21,7 @@ import tensorflow as tf
 
 from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import _layer_ops as ops
 from tensorflow_recommenders_addons.dynamic_embedding.partition import default_partition_fn
+from tensorflow_recommenders_addons.dynamic_embedding.row_buffer import RowBuffer
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 
 
@@ -324,3 +327,47 @@ class FieldWiseBase(EmbeddingBase):
     config["slot_map_fn"] = deserialize_fn(cls._KERAS, "slot_map_fn",
                                            config.get("slot_map_fn"))
     return super().from_config(config)
+
+
+# Rows of a row buffer when `max_unique_ids` is not given: every batch of up
+# to 16384 ids fits (e.g. 2048 examples x 8 ids).
+DEFAULT_MAX_UNIQUE_IDS = 16384
+
+
+def multi_replica():
+  """Whether layers are being created under a multi-replica strategy."""
+  return tf.distribute.get_strategy().num_replicas_in_sync > 1
+
+
+class BufferState:
+  """Layers training through a row buffer weight created in `build`
+  (row_buffer.py). Subclasses set `_NO_AUTOCAST`: their Keras's `add_weight`
+  argument that keeps the weight in the table's dtype."""
+
+  _NO_AUTOCAST = {}
+
+  def _init_state(self, args):
+    self.max_unique_ids = args["max_unique_ids"] or DEFAULT_MAX_UNIQUE_IDS
+    self._buffer = None
+
+  def build(self, input_shape=None):
+    """Creates the row buffer weight `[max_unique_ids, embedding_size]`."""
+    del input_shape
+    if self._buffer is None:
+      # Not autocast: under mixed precision the buffer is read and trained in
+      # the table's dtype; the output is cast to the compute dtype.
+      weight = self.add_weight(
+          name="rows", shape=(self.max_unique_ids, self.embedding_size),
+          dtype=self.value_dtype.name, initializer="zeros",
+          trainable=self.trainable, **self._NO_AUTOCAST)
+      self._buffer = RowBuffer(self.params, weight, self.name)
+      # How de.DynamicEmbeddingOptimizer recognizes the buffer among the
+      # model's trainable variables.
+      weight._de_row_buffer = self._buffer  # pylint: disable=protected-access
+    self.built = True
+
+  def _rows(self, ids):
+    if self._buffer is None:
+      self.build()
+    return ops.lookup(self.params, ids, self._buffer, self.name,
+                      self.max_norm)

@@ -3,60 +3,25 @@
 The same layers, arguments and outputs as the tf_keras ones (tf_keras.py),
 for Keras 3 models. Keras 3 variables and optimizer slots need fully
 defined shapes, so each layer's trainable weight is a row buffer of shape
-`[max_unique_ids, embedding_size]` (_row_buffer.py) rather than a shadow of
+`[max_unique_ids, embedding_size]`  rather than a shadow of
 dynamic shape: a lookup's gradient lands in the buffer positions of the
 batch's distinct ids, and an optimizer wrapped in
 `de.DynamicEmbeddingOptimizer` loads, updates and writes back exactly those
-rows and their optimizer slots.
+rows and their optimizer slots (row_buffer.py, optimizers/buffers.py).
 
 Lookups write nothing, so `predict`, `evaluate` and serving threads only
 read the table.
 """
 
 import keras
-import tensorflow as tf
 
 from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import _base
-from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import _layer_ops as ops
-from tensorflow_recommenders_addons.dynamic_embedding.keras.layers._row_buffer import RowBuffer
 
-# Rows of the buffer when `max_unique_ids` is not given: every batch of up
-# to 16384 ids fits (e.g. 2048 examples x 8 ids).
-DEFAULT_MAX_UNIQUE_IDS = 16384
-
-
-class _BufferState:
-  """The Keras 3 mechanism: gradients reach the table through a row buffer
-  weight created in `build`."""
+class _BufferState(_base.BufferState):
+  """Keras 3 layers always train through a row buffer."""
 
   _KERAS = keras
-
-  def _init_state(self, args):
-    self.max_unique_ids = args["max_unique_ids"] or DEFAULT_MAX_UNIQUE_IDS
-    self._buffer = None
-
-  def build(self, input_shape=None):
-    """Creates the row buffer weight `[max_unique_ids, embedding_size]`."""
-    del input_shape
-    if self._buffer is not None:
-      return
-    # autocast=False: under mixed precision the buffer is read (and trained)
-    # in the table's dtype; the output is cast to the compute dtype.
-    weight = self.add_weight(
-        name="rows", shape=(self.max_unique_ids, self.embedding_size),
-        dtype=self.value_dtype.name, initializer="zeros",
-        trainable=self.trainable, autocast=False)
-    self._buffer = RowBuffer(self.params, weight, self.name)
-    # How de.DynamicEmbeddingOptimizer recognizes the buffer among the
-    # model's trainable variables.
-    weight._de_row_buffer = self._buffer  # pylint: disable=protected-access
-    self.built = True
-
-  def _rows(self, ids):
-    if self._buffer is None:
-      self.build()
-    return ops.lookup(self.params, ids, self._buffer, self.name,
-                      self.max_norm)
+  _NO_AUTOCAST = {"autocast": False}
 
   @staticmethod
   def _output_shape(shape):

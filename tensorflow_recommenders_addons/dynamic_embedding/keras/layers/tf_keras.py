@@ -8,26 +8,41 @@ into the shadow; wrap the tf_keras optimizer in
 table. Checkpoints (`model.save_weights` in TF format, `tf.train.Checkpoint`)
 save the table's keys and rows as a dependency of the layer.
 
+Under a multi-replica `tf.distribute` strategy a layer trains through a row
+buffer instead of a shadow (`shadow` is None; see row_buffer.py), because
+every replica's gradient must have the same shape.
+
 The layer logic is shared with the Keras 3 layers (_base.py, _layer_ops.py).
 """
 
-import tensorflow as tf
 import tf_keras
 
 from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import _base
 from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import _layer_ops as ops
 
 
-class _ShadowState:
-  """The tf_keras mechanism: lookups load rows into the layer's shadow."""
+class _ShadowState(_base.BufferState):
+  """The tf_keras mechanism: lookups load rows into the layer's shadow; under
+  a multi-replica strategy, a row buffer (as the Keras 3 layers)."""
 
   _KERAS = tf_keras
+  _NO_AUTOCAST = {"experimental_autocast": False}
 
   def _init_state(self, args):
+    super()._init_state(args)
     # A tracked tf.Variable: the layer's trainable weight.
-    self.shadow = ops.create_shadow(self.params, self.name, args)
+    self.shadow = (None if _base.multi_replica() else
+                   ops.create_shadow(self.params, self.name, args))
+
+  def build(self, input_shape=None):
+    if self.shadow is None:
+      return super().build(input_shape)
+    self.built = True
+    return None
 
   def _rows(self, ids):
+    if self.shadow is None:
+      return super()._rows(ids)
     return ops.lookup(self.params, ids, self.shadow, self.shadow.lookup_name,
                       self.shadow.max_norm)
 

@@ -1,10 +1,12 @@
-"""The row buffer of the Keras 3 layers: a fixed-shape weight through which
-gradients reach a `de.Variable`.
+"""Row buffers: fixed-shape weights through which gradients reach a
+`de.Variable`.
 
 Keras 3 variables must have a fully defined shape, and Keras 3 optimizers
-create their slots from that shape when they are built. A Keras 3 layer
-therefore owns a trainable weight of shape `[capacity, dim]` whose position
-`i` stands for the i-th distinct id of the batch being trained:
+create their slots from that shape when they are built; under a
+multi-replica `tf.distribute` strategy every replica's gradient must also
+have the same shape. A Keras 3 layer (and a tf_keras layer under such a
+strategy) therefore owns a trainable weight of shape `[capacity, dim]` whose
+position `i` stands for the i-th distinct id of the batch being trained:
 
     forward (no state is written; any thread may call it):
         unique, idx = unique(ids);  rows = table[unique];  out = rows[idx]
@@ -15,7 +17,7 @@ therefore owns a trainable weight of shape `[capacity, dim]` whose position
         d weight = [capacity, dim], dense: row i is the summed gradient of
         every position holding batch.ids[i] (duplicates merged exactly as a
         dense variable merges them); rows >= len(unique) are zero
-    optimizer step (de.DynamicEmbeddingOptimizer over a Keras 3 optimizer):
+    optimizer step (de.DynamicEmbeddingOptimizer, optimizers/buffers.py):
         weight[:u] <- batch rows;  slot[:u] <- slot_table[batch.ids]
         the optimizer's own update_step over the whole weight
         table[batch.ids] <- weight[:u];  slot_table[batch.ids] <- slot[:u]
@@ -42,20 +44,28 @@ from tensorflow_recommenders_addons.dynamic_embedding.unique import unique as _u
 from tensorflow_recommenders_addons.utils.tf_internal import ResourceVariable
 
 
+def tf_variable(weight):
+  """The tf.Variable of a Keras 3 weight (a tf_keras weight is one)."""
+  value = getattr(type(weight), "value", None)
+  return weight.value if isinstance(value, property) else weight
+
+
 class RowBuffer:
   """Routes the gradient of a layer's lookups to its `[capacity, dim]`
   weight and records the ids it belongs to.
 
   Args:
     params: The layer's `de.Variable`.
-    weight: The layer's trainable Keras 3 weight, `[capacity, dim]`, created
-      with `autocast=False` (rows are read in the table's dtype).
+    weight: The layer's trainable weight (Keras 3 or tf_keras),
+      `[capacity, dim]`, created without autocasting (rows are read in the
+      table's dtype).
     name: The layer name (names the batch state and errors).
   """
 
   def __init__(self, params, weight, name):
     self.params = params
     self.weight = weight
+    self.variable = tf_variable(weight)
     self.capacity = int(weight.shape[0])
     self.layer_name = name
     # The ids and rows of the gradient being applied: a non-trainable
@@ -92,8 +102,7 @@ class RowBuffer:
 
   def _read_weight(self):
     """The weight's current value, read where the tape sees it."""
-    value = self.weight.value
-    return value.value() if hasattr(value, "value") else value
+    return self.variable.value()
 
   @staticmethod
   def _single_replica():
@@ -141,7 +150,9 @@ def _gather_replicas(ctx, unique_ids, rows):
     position of each of this replica's ids.
   """
   sizes = ctx.all_gather(tf.shape(unique_ids)[:1], axis=0)
-  all_ids = ctx.all_gather(unique_ids, axis=0)
+  all_ids = (_all_gather_strings(ctx, unique_ids)
+             if unique_ids.dtype == tf.string
+             else ctx.all_gather(unique_ids, axis=0))
   all_rows = ctx.all_gather(rows, axis=0)
   global_ids, global_idx = _unique(all_ids)
   offset = tf.reduce_sum(sizes[:ctx.replica_id_in_sync_group])
@@ -150,3 +161,22 @@ def _gather_replicas(ctx, unique_ids, rows):
       tf.range(tf.shape(global_idx)[0]), global_idx,
       tf.shape(global_ids)[0])
   return global_ids, tf.gather(all_rows, first), positions
+
+
+# Byte value -> the one-byte string, to rebuild gathered strings.
+_BYTES = [bytes([i]) for i in range(256)]
+
+
+def _all_gather_strings(ctx, strings):
+  """`ctx.all_gather` for a 1-D string tensor (collectives move numbers
+  only): each string travels as its bytes, zero-padded to the longest
+  string of any replica, plus its length."""
+  lengths = tf.strings.length(strings)
+  all_lengths = ctx.all_gather(lengths, axis=0)
+  width = tf.maximum(tf.reduce_max(all_lengths), 1)
+  codes = tf.cast(tf.io.decode_raw(strings, tf.uint8, fixed_length=width),
+                  tf.int32)
+  all_codes = ctx.all_gather(codes, axis=0)
+  chars = tf.gather(tf.constant(_BYTES), all_codes)
+  chars = tf.where(tf.range(width)[None, :] < all_lengths[:, None], chars, "")
+  return tf.strings.reduce_join(chars, axis=1)
