@@ -1,5 +1,5 @@
 """Quick start: a dynamic-embedding variable, lookups, a training step,
-saving, and a tf_keras model trained with model.fit.
+saving, and a Keras model trained with model.fit.
 
 Run: .venv/bin/python examples/quickstart.py
 """
@@ -64,30 +64,35 @@ def main():
 
 
 def keras_fit(workdir):
-  """A click model on raw string ids: de.keras.layers + model.fit."""
-  import tf_keras  # pylint: disable=import-outside-toplevel
+  """A click model on raw string ids: de.keras.layers + model.fit (Keras 3,
+  which is tf.keras; with TF_USE_LEGACY_KERAS=1 the same code runs on
+  tf_keras)."""
+  keras = tf.keras
   rng = np.random.default_rng(0)
   users = rng.integers(0, 500, size=(2048, 3))
-  ids = np.char.add("user:", users.astype(str)).astype(object)
+  ids = tf.constant(np.char.add("user:", users.astype(str)).astype(object))
   # Clicked when at least 2 of the 3 ids are even: learnable from the ids.
   clicks = ((users % 2 == 0).sum(axis=1, keepdims=True) >= 2).astype(np.float32)
 
-  inputs = tf_keras.Input([3], dtype=tf.string)
+  inputs = keras.Input([3], dtype=tf.string)
   emb = de.keras.layers.SquashedEmbedding(   # [batch, 3] ids -> [batch, 8]
       8, key_dtype=tf.string, combiner="mean", name="user_emb",
-      initializer=tf_keras.initializers.RandomNormal(stddev=0.05))(inputs)
-  hidden = tf_keras.layers.Dense(16, activation="relu")(emb)
-  model = tf_keras.Model(inputs, tf_keras.layers.Dense(1)(hidden))
+      initializer=keras.initializers.RandomNormal(stddev=0.05))(inputs)
+  hidden = keras.layers.Dense(16, activation="relu")(emb)
+  model = keras.Model(inputs, keras.layers.Dense(1)(hidden))
   model.compile(
       # Wrapping keeps the optimizer's slots in tables like the embedding.
-      optimizer=de.DynamicEmbeddingOptimizer(tf_keras.optimizers.Adam(0.05)),
-      loss=tf_keras.losses.BinaryCrossentropy(from_logits=True))
+      optimizer=de.DynamicEmbeddingOptimizer(keras.optimizers.Adam(0.05)),
+      loss=keras.losses.BinaryCrossentropy(from_logits=True))
   history = model.fit(ids, clicks, batch_size=256, epochs=8, verbose=0)
   losses = history.history["loss"]
   table = model.get_layer("user_emb").params
   print(f"keras fit: loss {losses[0]:.3f} -> {losses[-1]:.3f}; "
         f"{int(table.size())} user rows in the table")
-  model.save_weights(os.path.join(workdir, "keras", "weights"))
+  # A TF checkpoint holds the tables (keys and rows) and the optimizer's
+  # slot tables along with the dense weights.
+  tf.train.Checkpoint(model=model, optimizer=model.optimizer).write(
+      os.path.join(workdir, "keras", "ckpt"))
   assert losses[-1] < 0.6 * losses[0]
 
 

@@ -14,9 +14,10 @@ Variables and lookups:
   shadow_ops                     ShadowVariable + its lookup (eager/Keras)
 
 Training:
-  DynamicEmbeddingOptimizer      lets a tf_keras optimizer train de.Variables
-  keras                          de.keras.layers: tf_keras embedding layers
-                                 (imported on first use; needs tf_keras)
+  DynamicEmbeddingOptimizer      lets a Keras 3 or tf_keras optimizer train
+                                 de.Variables
+  keras                          de.keras.layers: embedding layers for Keras 3
+                                 and tf_keras (imported on first use)
 
 Tables and their creators:
   CuckooHashTable          the CPU hash table (TFRA-compatible name)
@@ -44,8 +45,8 @@ from tensorflow_recommenders_addons.dynamic_embedding.variable_store import get_
 
 
 def __getattr__(name):
-  # `de.keras` needs tf_keras; import it only when used, so the rest of the
-  # package works without it.
+  # `de.keras` imports Keras (and tf_keras for that flavour); import it only
+  # when used, so the rest of the package loads without either.
   if name == "keras":
     import importlib  # pylint: disable=import-outside-toplevel
     return importlib.import_module(f"{__name__}.keras")

@@ -25,12 +25,13 @@ _STOCK_OPTIMIZERS = ("SGD", "Adagrad", "Adam", "AdamW", "Adamax", "Nadam",
 
 
 def DynamicEmbeddingOptimizer(self, bp_v2=False, synchronous=False, **kwargs):  # pylint: disable=invalid-name
-  """Makes a tf_keras optimizer able to train dynamic embeddings.
+  """Makes a Keras 3 or tf_keras optimizer able to train dynamic embeddings.
 
   The optimizer (first argument, named `self` as in TFRA) keeps training
-  ordinary variables exactly as before. For each `de.TrainableWrapper`
-  (what lookups and `de.keras.layers` train) it keeps its slots in dynamic
-  tables sharded like the embedding (`<var>-<optimizer>-<slot>`, listed by
+  ordinary variables exactly as before. For what the dynamic embeddings
+  train through (a `de.TrainableWrapper` of a lookup or a tf_keras layer;
+  the row buffer of a Keras 3 layer) it keeps its slots in dynamic tables
+  sharded like the embedding (`<var>-<optimizer>-<slot>`, listed by
   `var.get_slot_variables(opt)`), and each step reads and writes only the
   rows of the ids in the batch:
 
@@ -40,22 +41,35 @@ def DynamicEmbeddingOptimizer(self, bp_v2=False, synchronous=False, **kwargs):  
     batch, because their moments keep decaying into updates; here such rows
     stay untouched until their id comes back, and their moments resume from
     where they were. With the same ids in every step both agree exactly.
+  * **Duplicates merged.** The gradients of an id's occurrences in a batch
+    are summed before the update, as for a dense variable (Keras 3's own
+    sparse updates of `keras.layers.Embedding` do not merge them, so its
+    Adam/Adagrad results differ from ours and from a dense weight's).
   * The optimizer's own code does the math, so learning-rate schedules,
-    `clipnorm`, `clipvalue`, `global_clipnorm` and `weight_decay` apply to
-    the batch's rows as to a dense variable's.
+    `clipnorm`, `clipvalue`, `global_clipnorm`, `weight_decay` and loss
+    scaling (`LossScaleOptimizer`, mixed precision) apply to the batch's
+    rows as to a dense variable's.
   * Two lookups of one variable in a step (two lookup names) each write
-    their rows; for ids in both, the last write wins.
+    their rows; for ids in both, the last write wins. A Keras 3 layer takes
+    one call per training step (a second gradient fails clearly).
 
   The optimizer object is given a subclass of its class (e.g.
-  `DynamicEmbeddingAdam`); no TensorFlow or tf_keras code is patched, and
-  other optimizer objects are unaffected. The same object is returned.
+  `DynamicEmbeddingAdam`); no TensorFlow or Keras code is patched, and
+  other optimizer objects are unaffected. The same object is returned. A
+  `LossScaleOptimizer` is returned as is, with its inner optimizer wrapped.
 
-  Supported: every tf_keras (Keras 2) optimizer whose slots have the
-  variable's shape: SGD (momentum, nesterov), Adagrad, Adam (amsgrad), AdamW,
-  Adamax, Nadam, RMSprop (momentum, centered), Ftrl, Adadelta, Lion.
+  Supported: the optimizers whose slots are per row: SGD (momentum,
+  nesterov), Adagrad, Adam (amsgrad), AdamW, Adamax, Nadam, RMSprop
+  (momentum, centered), Ftrl, Adadelta, Lion, of Keras 3 and of tf_keras.
+  Refused: optimizers whose update of a row depends on the whole variable
+  (Keras 3 Adafactor, Lamb, Muon), `use_ema`, and Keras 3's
+  `gradient_accumulation_steps`. Keras 3 optimizers train Keras 3 layers;
+  `de.embedding_lookup` wrappers need a tf_keras optimizer.
 
   Args:
-    self: A `tf_keras.optimizers.Optimizer` instance.
+    self: A `keras.optimizers.Optimizer` (Keras 3) or
+      `tf_keras.optimizers.Optimizer` instance, or a `LossScaleOptimizer`
+      of either.
     bp_v2: Write each step's change as a delta (`de.Variable.accum`)
       instead of overwriting rows, so several trainers sharing a table add
       up their updates (a variable created with `bp_v2=True` gets this
@@ -69,8 +83,8 @@ def DynamicEmbeddingOptimizer(self, bp_v2=False, synchronous=False, **kwargs):  
     The same optimizer object, now able to train dynamic embeddings.
 
   Raises:
-    tf.errors.InvalidArgumentError: `self` is not a tf_keras optimizer
-      (Keras 3 and tf.compat.v1 optimizers are refused with an explanation).
+    tf.errors.InvalidArgumentError: `self` is not a supported optimizer
+      (legacy and tf.compat.v1 optimizers are refused with an explanation).
     tf.errors.FailedPreconditionError: `synchronous=True` without Horovod.
 
   Example:
@@ -86,6 +100,18 @@ def DynamicEmbeddingOptimizer(self, bp_v2=False, synchronous=False, **kwargs):  
     [0.9, 0.9]
     >>> len(var.get_slot_variables(opt))
     2
+
+    With Keras 3:
+
+    >>> import keras
+    >>> layer = de.keras.layers.keras3.Embedding(2, initializer=1.0)
+    >>> model = keras.Sequential([keras.Input((2,), dtype="int64"), layer])
+    >>> opt = de.DynamicEmbeddingOptimizer(keras.optimizers.Adam(0.1))
+    >>> model.compile(opt, loss=lambda y, out: tf.reduce_sum(out))
+    >>> _ = model.fit(tf.constant([[5, 5]], tf.int64), tf.zeros([1]),
+    ...               verbose=0)
+    >>> [round(float(x), 3) for x in layer.params.lookup([5])[0]]
+    [0.9, 0.9]
   """
   del kwargs
   optimizer = self
