@@ -1,25 +1,32 @@
 """Training benchmark: a dynamic-embedding model vs a static Keras Embedding.
 
-Model (tf_keras, trained with `model.fit`): ids [--batch, --ids-per-example]
--> embedding (dim --dim) -> Flatten -> Dense(64, relu) -> Dense(1), binary
-cross-entropy on logits.
-  * dynamic: `de.keras.layers.Embedding` on the raw ids, which are Zipf
-    (--zipf-a) ranks scattered over a 2^--id-bits id space (rank r becomes
-    (r * 0x9E3779B97F4A7C15) mod 2^id_bits), optimizer wrapped by
-    `de.DynamicEmbeddingOptimizer`; the table grows as new ids arrive, whose
-    rows start from the static Embedding's initializer (uniform +-0.05);
-  * static: `tf_keras.layers.Embedding(--static-rows, dim)` on the same ids
-    hashed into --static-rows rows (id mod rows), the same stock optimizer.
-For each optimizer (Adam, Adagrad) both models train on the same pre-built
-batches; a callback times every step, and the figure is examples/s from the
-median step time after --warmup steps. Static Adam updates its whole table
-each step (tf_keras applies the moments' decay to every row), so it gets
-fewer steps (--static-adam-steps).
+Model (trained with `model.fit`, in tf_keras and in Keras 3): ids
+[--batch, --ids-per-example] -> embedding (dim --dim) -> Flatten ->
+Dense(64, relu) -> Dense(1), binary cross-entropy on logits.
+  * dynamic: the dynamic `Embedding` of that Keras (`de.keras.layers.tf_keras`
+    or `.keras3`) on the raw ids, which are Zipf (--zipf-a) ranks scattered
+    over a 2^--id-bits id space (rank r becomes (r * 0x9E3779B97F4A7C15) mod
+    2^id_bits), optimizer wrapped by `de.DynamicEmbeddingOptimizer`; the
+    table grows as new ids arrive, whose rows start from the static
+    Embedding's initializer (uniform +-0.05). The Keras 3 layer's row buffer
+    holds batch x ids-per-example rows (`max_unique_ids`), the static bound
+    on a batch's distinct ids;
+  * static: that Keras's `layers.Embedding(--static-rows, dim)` on the same
+    ids hashed into --static-rows rows (id mod rows), the same stock
+    optimizer.
+For each Keras (--kerases) and optimizer (Adam, Adagrad) both models train
+on the same pre-built batches; a callback times every step, and the figure
+is examples/s from the median step time after --warmup steps. Static Adam
+updates its whole table each step (both Kerases apply the moments' decay to
+every row), so it gets fewer steps (--static-adam-steps). Keras 3's static
+Adagrad also touches every row (it takes sqrt(accumulator + epsilon) of the
+whole table), so its Adagrad ratio is far above tf_keras's.
 
-Targets on 2 cores: Adagrad dynamic/static >= 1.0; Adam dynamic >= 180,000
-examples/s.
+Targets on 2 cores, per Keras: Adagrad dynamic/static >= 1.0; Adam dynamic
+>= 180,000 examples/s.
 
-Usage:  python benchmarks/train.py [--quick] [--json out.json]
+Usage:  python benchmarks/train.py [--quick] [--kerases tf_keras keras3]
+                                   [--json out.json]
 Run it from outside the repository root so the installed package is imported.
 """
 import argparse
@@ -32,17 +39,25 @@ import time
 
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
 
+import keras  # pylint: disable=wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 import tf_keras  # pylint: disable=wrong-import-position
 from tensorflow_recommenders_addons import dynamic_embedding as de  # pylint: disable=wrong-import-position
-from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import tf_keras as de_layers  # pylint: disable=wrong-import-position
+from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import keras3 as de_keras3  # pylint: disable=wrong-import-position
+from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import tf_keras as de_tf_keras  # pylint: disable=wrong-import-position
 
 ADAGRAD_TARGET_RATIO = 1.0
 ADAM_TARGET_EXAMPLES = 180_000
+# Each Keras with its dynamic layers; both modules offer the same names for
+# everything the model, the optimizers and the timer use.
+KERASES = {
+    "tf_keras": (tf_keras, de_tf_keras),
+    "keras3": (keras, de_keras3),
+}
 OPTIMIZERS = {
-    "adam": lambda: tf_keras.optimizers.Adam(0.001),
-    "adagrad": lambda: tf_keras.optimizers.Adagrad(0.05),
+    "adam": lambda k: k.optimizers.Adam(0.001),
+    "adagrad": lambda k: k.optimizers.Adagrad(0.05),
 }
 
 
@@ -59,47 +74,57 @@ def make_data(args):
   return ids, labels
 
 
-class StepTimer(tf_keras.callbacks.Callback):
-  """Records the wall time of every training step."""
+def step_timer(k):
+  """A `k.callbacks.Callback` (k: tf_keras or keras) whose `times` are the
+  wall times of every training step."""
 
-  def __init__(self):
-    super().__init__()
-    self.times = []
-    self._start = None
+  class StepTimer(k.callbacks.Callback):
 
-  def on_train_batch_begin(self, batch, logs=None):
-    self._start = time.perf_counter()
+    def __init__(self):
+      super().__init__()
+      self.times = []
+      self._start = None
 
-  def on_train_batch_end(self, batch, logs=None):
-    self.times.append(time.perf_counter() - self._start)
+    def on_train_batch_begin(self, batch, logs=None):
+      self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+      self.times.append(time.perf_counter() - self._start)
+
+  return StepTimer()
 
 
-def build_model(args, dynamic, optimizer):
-  ids = tf_keras.Input([args.ids_per_example], dtype=tf.int64)
+def build_model(args, keras_name, dynamic, optimizer):
+  k, de_layers = KERASES[keras_name]
+  ids = k.Input([args.ids_per_example], dtype="int64")
   if dynamic:
     # The static Embedding's default initializer, so both start alike; it
     # runs only for the ids a batch sees for the first time.
+    kwargs = {}
+    if keras_name == "keras3":
+      kwargs["max_unique_ids"] = args.batch * args.ids_per_example
     emb = de_layers.Embedding(
         args.dim, name="dynamic_emb",
-        initializer=tf_keras.initializers.RandomUniform(-0.05, 0.05))(ids)
+        initializer=k.initializers.RandomUniform(-0.05, 0.05), **kwargs)(ids)
   else:
-    hashed = tf_keras.layers.Lambda(
+    hashed = k.layers.Lambda(
         lambda x: tf.math.floormod(x, args.static_rows))(ids)
-    emb = tf_keras.layers.Embedding(args.static_rows, args.dim)(hashed)
-  x = tf_keras.layers.Flatten()(emb)
-  x = tf_keras.layers.Dense(64, activation="relu")(x)
-  out = tf_keras.layers.Dense(1)(x)
-  model = tf_keras.Model(ids, out)
+    emb = k.layers.Embedding(args.static_rows, args.dim)(hashed)
+  x = k.layers.Flatten()(emb)
+  x = k.layers.Dense(64, activation="relu")(x)
+  out = k.layers.Dense(1)(x)
+  model = k.Model(ids, out)
   if dynamic:
     optimizer = de.DynamicEmbeddingOptimizer(optimizer)
   model.compile(optimizer=optimizer,
-                loss=tf_keras.losses.BinaryCrossentropy(from_logits=True))
+                loss=k.losses.BinaryCrossentropy(from_logits=True))
   return model
 
 
-def run_case(args, data, opt_name, dynamic):
-  tf_keras.utils.set_random_seed(args.seed)
-  model = build_model(args, dynamic, OPTIMIZERS[opt_name]())
+def run_case(args, data, keras_name, opt_name, dynamic):
+  k = KERASES[keras_name][0]
+  k.utils.set_random_seed(args.seed)
+  model = build_model(args, keras_name, dynamic, OPTIMIZERS[opt_name](k))
   ids, labels = data
   steps = args.steps
   if not dynamic and opt_name == "adam":
@@ -107,11 +132,13 @@ def run_case(args, data, opt_name, dynamic):
   total = args.warmup + steps
   dataset = tf.data.Dataset.from_tensor_slices((ids, labels)).batch(
       args.batch, drop_remainder=True).cache().repeat().prefetch(2)
-  timer = StepTimer()
+  timer = step_timer(k)
+  # shuffle=False: the dataset is the order (Keras 3 warns otherwise).
   history = model.fit(dataset, epochs=1, steps_per_epoch=total, verbose=0,
-                      callbacks=[timer])
+                      shuffle=False, callbacks=[timer])
   step_time = float(np.median(timer.times[args.warmup:]))
   result = {
+      "keras": keras_name,
       "optimizer": opt_name,
       "model": "dynamic" if dynamic else "static",
       "steps_timed": steps,
@@ -123,9 +150,41 @@ def run_case(args, data, opt_name, dynamic):
     result["table_rows"] = int(model.get_layer("dynamic_emb").params.size())
   # Free this case's tables and threads' work before the next case.
   del model, history, dataset
-  tf_keras.backend.clear_session()
+  k.backend.clear_session()
   gc.collect()
   return result
+
+
+def run_keras(args, data, keras_name):
+  """Every optimizer's dynamic and static case in one Keras; prints them.
+
+  Returns:
+    (result rows, {optimizer: summary}).
+  """
+  results, summary = [], {}
+  for opt_name in args.optimizers:
+    pair = {}
+    for dynamic in (True, False):
+      r = run_case(args, data, keras_name, opt_name, dynamic)
+      results.append(r)
+      pair[r["model"]] = r
+      print(f"  {keras_name:8s} {opt_name:8s} {r['model']:8s} "
+            f"{r['examples_per_s']:>10,} examples/s  "
+            f"({r['median_step_ms']} ms/step, loss {r['loss']})", flush=True)
+    ratio = pair["dynamic"]["examples_per_s"] / pair["static"]["examples_per_s"]
+    summary[opt_name] = {"dynamic_over_static": round(ratio, 2),
+                         "dynamic_examples_per_s":
+                             pair["dynamic"]["examples_per_s"]}
+    if opt_name == "adagrad":
+      verdict = "met" if ratio >= ADAGRAD_TARGET_RATIO else "MISSED"
+      print(f"  {keras_name} adagrad: dynamic/static = {ratio:.2f}x "
+            f"(target >= {ADAGRAD_TARGET_RATIO}x: {verdict})")
+    else:
+      ex = pair["dynamic"]["examples_per_s"]
+      verdict = "met" if ex >= ADAM_TARGET_EXAMPLES else "MISSED"
+      print(f"  {keras_name} adam: dynamic {ex:,} examples/s, {ratio:.1f}x "
+            f"static (target >= {ADAM_TARGET_EXAMPLES:,}: {verdict})")
+  return results, summary
 
 
 def main():
@@ -140,6 +199,9 @@ def main():
   parser.add_argument("--warmup", type=int, default=5)
   parser.add_argument("--steps", type=int, default=60)
   parser.add_argument("--static-adam-steps", type=int, default=8)
+  parser.add_argument("--kerases", nargs="+", default=list(KERASES),
+                      choices=list(KERASES),
+                      help="which Kerases to run (default: both)")
   parser.add_argument("--optimizers", nargs="+", default=list(OPTIMIZERS),
                       choices=list(OPTIMIZERS))
   parser.add_argument("--seed", type=int, default=0)
@@ -155,30 +217,12 @@ def main():
   print(f"batch {args.batch} x {args.ids_per_example} Zipf({args.zipf_a}) ids "
         f"over 2^{args.id_bits}, dim {args.dim}, static rows "
         f"{args.static_rows}; {platform.machine()}, {os.cpu_count()} cores, "
-        f"TF {tf.__version__}, tf_keras {tf_keras.__version__}")
+        f"TF {tf.__version__}, tf_keras {tf_keras.__version__}, "
+        f"keras {keras.__version__}")
   results, summary = [], {}
-  for opt_name in args.optimizers:
-    pair = {}
-    for dynamic in (True, False):
-      r = run_case(args, data, opt_name, dynamic)
-      results.append(r)
-      pair[r["model"]] = r
-      print(f"  {opt_name:8s} {r['model']:8s} {r['examples_per_s']:>10,} "
-            f"examples/s  ({r['median_step_ms']} ms/step, loss {r['loss']})",
-            flush=True)
-    ratio = pair["dynamic"]["examples_per_s"] / pair["static"]["examples_per_s"]
-    summary[opt_name] = {"dynamic_over_static": round(ratio, 2),
-                         "dynamic_examples_per_s":
-                             pair["dynamic"]["examples_per_s"]}
-    if opt_name == "adagrad":
-      verdict = "met" if ratio >= ADAGRAD_TARGET_RATIO else "MISSED"
-      print(f"  adagrad: dynamic/static = {ratio:.2f}x "
-            f"(target >= {ADAGRAD_TARGET_RATIO}x: {verdict})")
-    else:
-      ex = pair["dynamic"]["examples_per_s"]
-      verdict = "met" if ex >= ADAM_TARGET_EXAMPLES else "MISSED"
-      print(f"  adam: dynamic {ex:,} examples/s, {ratio:.1f}x static "
-            f"(target >= {ADAM_TARGET_EXAMPLES:,}: {verdict})")
+  for keras_name in args.kerases:
+    rows, summary[keras_name] = run_keras(args, data, keras_name)
+    results.extend(rows)
   if args.json:
     with open(args.json, "w", encoding="utf-8") as f:
       json.dump({"args": vars(args), "results": results, "summary": summary},

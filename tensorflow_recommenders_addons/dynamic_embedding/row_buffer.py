@@ -8,7 +8,7 @@ have the same shape. A Keras 3 layer (and a tf_keras layer under such a
 strategy) therefore owns a trainable weight of shape `[capacity, dim]` whose
 position `i` stands for the i-th distinct id of the batch being trained:
 
-    forward (no state is written; any thread may call it):
+    forward (any number of ids; no table or buffer write; any thread):
         unique, idx = unique(ids);  rows = table[unique];  out = rows[idx]
         the tape also records a read of the weight, which is where the
         gradient goes
@@ -78,16 +78,10 @@ class RowBuffer:
   def route(self, unique_ids, rows):
     """Returns this call's `rows` (of `unique_ids`); their gradient becomes
     the weight's dense gradient, recorded with its ids (module docstring)."""
-    count = tf.shape(unique_ids)[0]
-    checks = [tf.debugging.assert_less_equal(
-        count, self.capacity,
-        message=(f"ids: layer {self.layer_name!r} got more distinct ids in "
-                 f"one call than max_unique_ids={self.capacity} (the size of "
-                 f"its row buffer); create it with a larger max_unique_ids"))]
     if self._single_replica():
-      checks.append(self._fresh.assign(True, read_value=False))
-    with tf.control_dependencies([c for c in checks if c is not None]):
-      rows = tf.identity(rows)
+      mark = self._fresh.assign(True, read_value=False)
+      with tf.control_dependencies([] if mark is None else [mark]):
+        rows = tf.identity(rows)
 
     @tf.custom_gradient
     def route(rows, weight_value):
@@ -123,8 +117,13 @@ class RowBuffer:
                    f"max_unique_ids"))]
     else:
       count = tf.shape(dy)[0]
-      gradient = tf.pad(dy, [[0, self.capacity - count], [0, 0]])
       checks = [
+          tf.debugging.assert_less_equal(
+              count, self.capacity,
+              message=(f"ids: layer {self.layer_name!r} trained on more "
+                       f"distinct ids in one call than max_unique_ids="
+                       f"{self.capacity} (the rows of its buffer); create it "
+                       f"with a larger max_unique_ids")),
           tf.debugging.assert_equal(
               self._fresh.read_value(), True,
               message=(f"layer {self.layer_name!r}: a second gradient in one "
@@ -135,6 +134,7 @@ class RowBuffer:
       ]
       with tf.control_dependencies(checks):
         checks.append(self._fresh.assign(False, read_value=False))
+        gradient = tf.pad(dy, [[0, self.capacity - count], [0, 0]])
     with tf.control_dependencies([c for c in checks if c is not None]):
       loads = self.batch.load(unique_ids, rows)
     with tf.control_dependencies(loads):

@@ -3,25 +3,32 @@
 The same layers, arguments and outputs as the tf_keras ones (tf_keras.py),
 for Keras 3 models. Keras 3 variables and optimizer slots need fully
 defined shapes, so each layer's trainable weight is a row buffer of shape
-`[max_unique_ids, embedding_size]`  rather than a shadow of
+`[max_unique_ids, embedding_size]` rather than a shadow of
 dynamic shape: a lookup's gradient lands in the buffer positions of the
 batch's distinct ids, and an optimizer wrapped in
 `de.DynamicEmbeddingOptimizer` loads, updates and writes back exactly those
 rows and their optimizer slots (row_buffer.py, optimizers/buffers.py).
 
-Lookups write nothing, so `predict`, `evaluate` and serving threads only
-read the table.
+Lookups write no table or buffer, so `predict`, `evaluate` and serving
+threads only read the table, with any number of ids per call.
 """
 
 import keras
 
 from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import _base
 
+
 class _BufferState(_base.BufferState):
   """Keras 3 layers always train through a row buffer."""
 
   _KERAS = keras
   _NO_AUTOCAST = {"autocast": False}
+
+  def _init_state(self, args):
+    super()._init_state(args)
+    # Table ops have no XLA kernels: keep Keras's jit_compile="auto" (XLA on
+    # GPUs) from compiling models that contain these layers.
+    self.supports_jit = False
 
   @staticmethod
   def _output_shape(shape):
@@ -42,8 +49,9 @@ _ARGS_DOC = """
       distinct names).
     with_unique: Accepted for TFRA compatibility.
     short_file_name: `params` writes hashed file names.
-    **kwargs: `max_unique_ids` (the most distinct ids one call may look up:
-      the buffer's rows; default 16384), and as for the tf_keras layers:
+    **kwargs: `max_unique_ids` (the most distinct ids one training call may
+      look up: the buffer's rows; default 16384; inference calls take any
+      number), and as for the tf_keras layers:
       `trainable`, `bp_v2`, `restrict_policy`, `init_capacity`,
       `partitioner`, `kv_creator`, `max_norm`, `distribute_strategy`,
       `keep_distribution`, `checkpoint`; and Keras layer arguments such as
@@ -68,8 +76,8 @@ class BasicEmbedding(_BufferState, _base.EmbeddingBase, keras.layers.Layer):
 
   Raises:
     tf.errors.InvalidArgumentError: a bad argument, naming it; when called,
-      ids of another dtype than `key_dtype`, or more distinct ids than
-      `max_unique_ids`.
+      ids of another dtype than `key_dtype`; when training, more distinct ids
+      than `max_unique_ids` in one call.
 
   Example:
     >>> import tensorflow as tf
