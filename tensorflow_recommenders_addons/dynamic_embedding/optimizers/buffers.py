@@ -118,9 +118,10 @@ def update(optimizer, entry, variable, run_update):
   rows = batch.value()
   positions = tf.range(tf.shape(ids)[0])
   variable.scatter_update(tf.IndexedSlices(rows, positions))
+  # Keras's own decay (TF backend), on the rows just loaded; as there,
+  # exclusions by name match the tf.Variable's name ("<layer>/rows:0").
   if optimizer.weight_decay is not None and \
-      optimizer._use_weight_decay(entry.weight):  # pylint: disable=protected-access
-    # Keras's own decay (TF backend), on the rows just loaded.
+      optimizer._use_weight_decay(variable):  # pylint: disable=protected-access
     lr = tf.cast(optimizer.learning_rate, variable.dtype)
     wd = tf.cast(optimizer.weight_decay, variable.dtype)
     variable.assign_sub(variable * wd * lr)

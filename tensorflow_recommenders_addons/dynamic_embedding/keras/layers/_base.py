@@ -364,6 +364,11 @@ class BufferState:
       # How de.DynamicEmbeddingOptimizer recognizes the buffer among the
       # model's trainable variables.
       weight._de_row_buffer = self._buffer  # pylint: disable=protected-access
+      # A checkpoint dependency of the layer: else it is reachable only
+      # through the optimizer's variable list, which a restored optimizer
+      # creates after `restore`, so the weight is never matched (restore
+      # warns and `assert_consumed` fails).
+      self._rows_weight = weight
     self.built = True
 
   def _rows(self, ids):
