@@ -65,7 +65,6 @@ class RowBuffer:
   def __init__(self, params, weight, name):
     self.params = params
     self.weight = weight
-    self.variable = tf_variable(weight)
     self.capacity = int(weight.shape[0])
     self.layer_name = name
     # The ids and rows of the gradient being applied: a non-trainable
@@ -95,8 +94,13 @@ class RowBuffer:
     return route(rows, self._read_weight())
 
   def _read_weight(self):
-    """The weight's current value, read where the tape sees it."""
-    return self.variable.value()
+    """The weight's current value, read where the tape sees it.
+
+    Resolved per call: a Keras 3 weight created while Keras builds a model
+    symbolically (a subclassed model's first `fit` or `predict`) has a
+    tensor, not a tf.Variable, as its value there."""
+    value = tf_variable(self.weight)
+    return value.value() if isinstance(value, tf.Variable) else value
 
   @staticmethod
   def _single_replica():

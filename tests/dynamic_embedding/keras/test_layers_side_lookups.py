@@ -4,15 +4,17 @@ pass and its gradient, must not redirect the update.
 TFRS computes FactorizedTopK metrics during training with
 `candidates.batch(n).map(item_model)`: the item layer is called again inside
 a tf.data map in the same step, which loads other ids into the layer's
-shadow. The optimizer must still update the rows of the forward pass.
+shadow (tf_keras) or runs another lookup through its row buffer (Keras 3).
+The optimizer must still update the rows of the forward pass.
 """
 
 import pytest
 import tensorflow as tf
-import tf_keras
 
-from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import tf_keras as layers
+from layer_flavours import KERAS3, flavour  # pylint: disable=unused-import
 from tensorflow_recommenders_addons import dynamic_embedding as de
+
+# pylint: disable=redefined-outer-name  (tests take the imported fixture)
 
 IDS = tf.constant([1, 2, 2], tf.int64)
 # SGD(1) on sum(rows), 3 steps from 1.0: id 1 loses 1 per step, id 2 (twice
@@ -20,9 +22,10 @@ IDS = tf.constant([1, 2, 2], tf.int64)
 EXPECTED = [[-2.0, -2.0], [-5.0, -5.0], [1.0, 1.0], [1.0, 1.0]]
 
 
-def make():
-  layer = layers.Embedding(2, name="items", initializer=1.0)
-  opt = de.DynamicEmbeddingOptimizer(tf_keras.optimizers.SGD(1.0))
+def make(flavour):
+  layer = flavour.layers.Embedding(2, name="items", initializer=1.0,
+                                   max_unique_ids=8)
+  opt = de.DynamicEmbeddingOptimizer(flavour.keras.optimizers.SGD(1.0))
   return layer, opt
 
 
@@ -31,8 +34,8 @@ def apply(layer, opt, tape, loss):
   opt.apply_gradients(zip(grads, layer.trainable_variables))
 
 
-def test_lookup_inside_tf_data_map_in_the_same_step():
-  layer, opt = make()
+def test_lookup_inside_tf_data_map_in_the_same_step(flavour):
+  layer, opt = make(flavour)
   candidates = tf.data.Dataset.range(100, 400).batch(100)
 
   @tf.function
@@ -52,8 +55,8 @@ def test_lookup_inside_tf_data_map_in_the_same_step():
 
 @pytest.mark.parametrize("side_ids", [[7, 8, 9, 10], [5]],
                          ids=["more_ids", "fewer_ids"])
-def test_eager_lookup_between_forward_and_gradient(side_ids):
-  layer, opt = make()
+def test_eager_lookup_between_forward_and_gradient(flavour, side_ids):
+  layer, opt = make(flavour)
   for _ in range(3):
     with tf.GradientTape() as tape:
       loss = tf.reduce_sum(layer(IDS))
@@ -61,3 +64,15 @@ def test_eager_lookup_between_forward_and_gradient(side_ids):
     apply(layer, opt, tape, loss)
   assert layer.params.lookup([1, 2, side_ids[0], 399]).numpy().tolist() == \
       EXPECTED
+
+
+def test_keras3_second_gradient_in_one_step_is_refused():
+  """A Keras 3 layer's buffer holds one call's ids per step: two calls
+  that both carry a gradient fail instead of mixing their positions."""
+  layer, _ = make(KERAS3)
+  with tf.GradientTape() as tape:
+    loss = tf.reduce_sum(layer(IDS)) + tf.reduce_sum(
+        layer(tf.constant([5], tf.int64)))
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match="second gradient in one training step"):
+    tape.gradient(loss, layer.trainable_variables)
