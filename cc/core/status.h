@@ -42,6 +42,9 @@ class Status {
 inline Status InvalidArgument(std::string msg) {
   return Status(Code::kInvalidArgument, std::move(msg));
 }
+inline Status FailedPrecondition(std::string msg) {
+  return Status(Code::kFailedPrecondition, std::move(msg));
+}
 inline Status DataLoss(std::string msg) {
   return Status(Code::kDataLoss, std::move(msg));
 }

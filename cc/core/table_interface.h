@@ -17,8 +17,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 #include "cc/core/key_store.h"
+#include "cc/core/row_meta.h"
 #include "cc/core/status.h"
 
 namespace tfra {
@@ -57,22 +59,59 @@ class TableInterface : public TableBase {
                       const char* defaults, bool per_key_defaults,
                       bool* exists, const ParallelFor& pf) const = 0;
   // Insert-or-assign; for duplicate keys in one call the last one wins.
+  // A bounded table (TableBounds) may refuse new keys (admission) and evict
+  // rows (capacity, TTL); their keys are appended to *dropped (may be null).
+  // scores: one per key (custom policy) or null.
   virtual Status insert(const Arg* keys, size_t n, const char* values,
+                        const int64_t* scores, std::vector<K>* dropped,
                         const ParallelFor& pf) = 0;
+  Status insert(const Arg* keys, size_t n, const char* values,
+                const ParallelFor& pf) {
+    return insert(keys, n, values, nullptr, nullptr, pf);
+  }
   // Per position: present and exists -> add delta; absent and !exists ->
   // insert; otherwise skipped. Duplicates are applied in batch order.
+  // Bounded tables report refused and evicted keys as insert does.
   virtual Status accum(const Arg* keys, size_t n, const char* values,
-                       const bool* exists, const ParallelFor& pf) = 0;
+                       const bool* exists, std::vector<K>* dropped,
+                       const ParallelFor& pf) = 0;
+  Status accum(const Arg* keys, size_t n, const char* values,
+               const bool* exists, const ParallelFor& pf) {
+    return accum(keys, n, values, exists, nullptr, pf);
+  }
   virtual Status remove(const Arg* keys, size_t n, const ParallelFor& pf) = 0;
-  // Atomically replaces the whole content (readers see old or new).
-  virtual Status import_replace(const Arg* keys, size_t n,
-                                const char* values) = 0;
+  // Atomically replaces the whole content (readers see old or new). For a
+  // tracking table `metas` (one per key, or null for fresh ones) restores
+  // each row's bookkeeping.
+  virtual Status import_replace(const Arg* keys, size_t n, const char* values,
+                                const RowMeta* metas) = 0;
+  Status import_replace(const Arg* keys, size_t n, const char* values) {
+    return import_replace(keys, n, values, nullptr);
+  }
   // Point-in-time snapshot: on_total(total) then on_chunk calls covering
   // exactly `total` rows, with writers blocked for the duration.
   virtual Status export_snapshot(const std::function<Status(size_t)>& on_total,
                                  const ChunkFn& on_chunk) const = 0;
   // Streams rows piece by piece, blocking writers of one piece at a time.
   virtual Status stream_rows(const ChunkFn& on_chunk) const = 0;
+
+  // Bounded tables (row_meta.h). A plain table has bounds().tracking() ==
+  // false, exports no metadata (metas == nullptr) and a zero clock.
+  using MetaChunkFn = std::function<Status(const K* keys, const char* values,
+                                           const RowMeta* metas,
+                                           size_t count)>;
+  virtual const TableBounds& bounds() const = 0;
+  // Calls advanced by insert/accum so far; the version of the last write.
+  virtual uint64_t clock() const = 0;
+  virtual void set_clock(uint64_t clock) = 0;
+  // export_snapshot with each row's metadata (null for a plain table).
+  virtual Status export_with_meta(const std::function<Status(size_t)>& on_total,
+                                  const MetaChunkFn& on_chunk) const = 0;
+  // The admission sketch as kDepth x width counts summed over shards (empty
+  // without admission), and its inverse, which gives every shard the sums.
+  virtual Status export_sketch(std::vector<int32_t>* sums,
+                               size_t* width) const = 0;
+  virtual Status import_sketch(const int32_t* sums, size_t width) = 0;
 };
 
 }  // namespace core

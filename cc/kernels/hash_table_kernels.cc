@@ -57,6 +57,37 @@ absl::Status MakeCpuTable(const tc::CpuHashTableOptions& opt,
   return absl::OkStatus();
 }
 
+// The bounded-table attrs of the creation op (row_meta.h): max_capacity,
+// evict_strategy, ttl, admit_after, sketch_width, track_meta.
+absl::Status GetBounds(OpKernelConstruction* ctx, tc::TableBounds* b) {
+  std::string policy;
+  int64_t admit_after = 0;
+  TF_RETURN_IF_ERROR(ctx->GetAttr("max_capacity", &b->max_capacity));
+  TF_RETURN_IF_ERROR(ctx->GetAttr("evict_strategy", &policy));
+  TF_RETURN_IF_ERROR(ctx->GetAttr("ttl", &b->ttl));
+  TF_RETURN_IF_ERROR(ctx->GetAttr("admit_after", &admit_after));
+  TF_RETURN_IF_ERROR(ctx->GetAttr("sketch_width", &b->sketch_width));
+  TF_RETURN_IF_ERROR(ctx->GetAttr("track_meta", &b->track));
+  b->admit_after = static_cast<int32_t>(admit_after);
+  if (policy == "lru") {
+    b->policy = tc::EvictPolicy::kLru;
+  } else if (policy == "lfu") {
+    b->policy = tc::EvictPolicy::kLfu;
+  } else if (policy == "ttl") {
+    b->policy = tc::EvictPolicy::kTtl;
+  } else if (policy == "custom") {
+    b->policy = tc::EvictPolicy::kCustom;
+  } else {
+    return errors::InvalidArgument("evict_strategy: must be lru, lfu, ttl or "
+                                   "custom, got '", policy, "'");
+  }
+  if (admit_after < 0 || admit_after > 255) {
+    return errors::InvalidArgument("admit_after: must be in [0, 255], got ",
+                                   admit_after);
+  }
+  return absl::OkStatus();
+}
+
 class HashTableOp : public OpKernel {
  public:
   explicit HashTableOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
@@ -65,6 +96,7 @@ class HashTableOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("init_size", &init_size_));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("num_shards", &num_shards_));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("use_node_name_sharing", &use_node_name_sharing_));
+    OP_REQUIRES_OK(ctx, GetBounds(ctx, &bounds_));
     std::string shared_name;
     OP_REQUIRES_OK(ctx, ctx->GetAttr("shared_name", &shared_name));
     anonymous_ = shared_name.empty() && !use_node_name_sharing_;
@@ -129,6 +161,7 @@ class HashTableOp : public OpKernel {
     opt.value_bytes = DataTypeSize(value_dtype_);
     opt.init_size = init_size_;
     if (num_shards_ > 0) opt.num_shards = static_cast<int>(num_shards_);
+    opt.bounds = bounds_;
     TF_RETURN_IF_ERROR(AccumFnFor(value_dtype_, &opt.accum));
     std::unique_ptr<tc::TableBase> table;
     switch (key_dtype_) {
@@ -148,6 +181,7 @@ class HashTableOp : public OpKernel {
   bool handle_set_ TF_GUARDED_BY(mu_) = false;
   DataType key_dtype_, value_dtype_;
   int64_t dim_ = 0, init_size_ = 0, num_shards_ = 0;
+  tc::TableBounds bounds_;
   bool use_node_name_sharing_ = false;
   bool anonymous_ = false;
 };
@@ -201,23 +235,58 @@ absl::Status TableWithRows(OpKernelContext* ctx, const char* rows_arg,
                     "keys.shape + [dim]");
 }
 
-// Insert (insert-or-assign) and, with kReplace, Import (replace the whole
-// content): inputs (table, keys, values).
-template <typename TK, bool kReplace>
-class WriteRowsOp : public OpKernel {
+// Import: replaces the whole content; inputs (table, keys, values).
+template <typename TK>
+class ImportOp : public OpKernel {
  public:
   using OpKernel::OpKernel;
   void Compute(OpKernelContext* ctx) override {
     core::RefCountPtr<TableResource> table;
     OP_REQUIRES_OK(ctx, TableWithRows<TK>(ctx, "values", &table));
     const Tensor& keys = ctx->input(1);
-    const char* rows = ctx->input(2).tensor_data().data();
     const KeyArgs<TK> args(keys);
-    CoreTable<TK>* t = table->typed<TK>();
-    OP_REQUIRES_OK(ctx, ToTfStatus(
-        kReplace ? t->import_replace(args.data(), keys.NumElements(), rows)
-                 : t->insert(args.data(), keys.NumElements(), rows,
-                             MakeParallelFor(ctx))));
+    OP_REQUIRES_OK(ctx, ToTfStatus(table->typed<TK>()->import_replace(
+                            args.data(), keys.NumElements(),
+                            ctx->input(2).tensor_data().data())));
+  }
+};
+
+// Writes the keys a bounded table refused or evicted to output 0.
+template <typename TK>
+absl::Status OutputDropped(OpKernelContext* ctx,
+                           const std::vector<KeyStorage<TK>>& dropped) {
+  Tensor* out;
+  TF_RETURN_IF_ERROR(ctx->allocate_output(
+      0, TensorShape({static_cast<int64_t>(dropped.size())}), &out));
+  CopyKeys<TK>(dropped.data(), dropped.size(), out->flat<TK>().data());
+  return absl::OkStatus();
+}
+
+// Insert (insert-or-assign): inputs (table, keys, values, scores), where
+// scores is empty or keys.shape int64 (custom eviction policy); output the
+// keys a bounded table refused or evicted.
+template <typename TK>
+class InsertOp : public OpKernel {
+ public:
+  using OpKernel::OpKernel;
+  void Compute(OpKernelContext* ctx) override {
+    core::RefCountPtr<TableResource> table;
+    OP_REQUIRES_OK(ctx, TableWithRows<TK>(ctx, "values", &table));
+    const Tensor& keys = ctx->input(1);
+    const Tensor& scores = ctx->input(3);
+    // An empty scores vector means "no scores".
+    const bool scored = scores.NumElements() > 0;
+    if (scored) {
+      OP_REQUIRES_OK(ctx, CheckShape("scores", scores, keys.shape(),
+                                     "keys.shape (or empty)"));
+    }
+    const KeyArgs<TK> args(keys);
+    std::vector<KeyStorage<TK>> dropped;
+    OP_REQUIRES_OK(ctx, ToTfStatus(table->typed<TK>()->insert(
+        args.data(), keys.NumElements(), ctx->input(2).tensor_data().data(),
+        scored ? scores.flat<int64_t>().data() : nullptr, &dropped,
+        MakeParallelFor(ctx))));
+    OP_REQUIRES_OK(ctx, OutputDropped<TK>(ctx, dropped));
   }
 };
 
@@ -233,10 +302,13 @@ class AccumOp : public OpKernel {
     const Tensor& exists = ctx->input(3);
     OP_REQUIRES_OK(ctx, CheckShape("exists", exists, keys.shape(), "keys.shape"));
     const KeyArgs<TK> args(keys);
+    std::vector<KeyStorage<TK>> dropped;
     OP_REQUIRES_OK(ctx, ToTfStatus(table->typed<TK>()->accum(
                             args.data(), keys.NumElements(),
                             values.tensor_data().data(),
-                            exists.flat<bool>().data(), MakeParallelFor(ctx))));
+                            exists.flat<bool>().data(), &dropped,
+                            MakeParallelFor(ctx))));
+    OP_REQUIRES_OK(ctx, OutputDropped<TK>(ctx, dropped));
   }
 };
 
@@ -275,15 +347,6 @@ class SizeOp : public OpKernel {
     out->scalar<int64_t>()() = table->base()->size();
   }
 };
-
-template <typename TK>
-void CopyKeys(const KeyStorage<TK>* src, size_t n, TK* dst) {
-  std::copy(src, src + n, dst);
-}
-template <>
-void CopyKeys<tstring>(const std::string* src, size_t n, tstring* dst) {
-  for (size_t i = 0; i < n; ++i) dst[i].assign(src[i].data(), src[i].size());
-}
 
 template <typename TK>
 class ExportOp : public OpKernel {
@@ -331,7 +394,7 @@ REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableSize").Device(DEVICE_CPU), Siz
   TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableFindWithExists", "Tin", "Tout",  \
                           K, V, FindOp<K, true>)                                \
   TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableInsert", "Tin", "Tout", K, V,    \
-                          WriteRowsOp<K, false>)                                          \
+                          InsertOp<K>)                                          \
   TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableAccum", "key_dtype",             \
                           "value_dtype", K, V, AccumOp<K>)                      \
   TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableRemove", "Tin", "Tout", K, V,    \
@@ -339,7 +402,7 @@ REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableSize").Device(DEVICE_CPU), Siz
   TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableExport", "Tkeys", "Tvalues", K,  \
                           V, ExportOp<K>)                                       \
   TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableImport", "Tin", "Tout", K, V,    \
-                          WriteRowsOp<K, true>)
+                          ImportOp<K>)
 
 TFRA_FOR_EACH_KEY_VALUE_TYPE(TFRA_REGISTER_KV)
 #undef TFRA_REGISTER_KV

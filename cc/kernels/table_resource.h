@@ -12,6 +12,7 @@
 #ifndef TFRA_CC_KERNELS_TABLE_RESOURCE_H_
 #define TFRA_CC_KERNELS_TABLE_RESOURCE_H_
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -107,6 +108,16 @@ class KeyArgs<tstring> {
  private:
   std::vector<std::string_view> views_;
 };
+
+// Copies core keys into a key tensor's buffer.
+template <typename TK>
+void CopyKeys(const KeyStorage<TK>* src, size_t n, TK* dst) {
+  std::copy(src, src + n, dst);
+}
+template <>
+inline void CopyKeys<tstring>(const std::string* src, size_t n, tstring* dst) {
+  for (size_t i = 0; i < n; ++i) dst[i].assign(src[i].data(), src[i].size());
+}
 
 // The value dtypes every table op supports: calls m(K, V) for each V.
 #define TFRA_FOR_EACH_VALUE_TYPE(m, K) \

@@ -72,6 +72,12 @@ REGISTER_OP("TFRA>CuckooHashTableOfTensors")
     .Attr("value_shape: shape = { dim { size: 1 } }")
     .Attr("init_size: int = 0")
     .Attr("num_shards: int = 0")
+    .Attr("max_capacity: int = 0")
+    .Attr("evict_strategy: string = 'lru'")
+    .Attr("ttl: int = 0")
+    .Attr("admit_after: int = 0")
+    .Attr("sketch_width: int = 4096")
+    .Attr("track_meta: bool = false")
     .SetIsStateful()
     .SetShapeFn(shape_inference::ScalarShape);
 
@@ -96,24 +102,38 @@ REGISTER_OP("TFRA>CuckooHashTableFindWithExists")
     .SetIsStateful()
     .SetShapeFn(FindShape);
 
+// dropped: the keys a bounded table refused (admission) or evicted.
 REGISTER_OP("TFRA>CuckooHashTableInsert")
     .Input("table_handle: resource")
     .Input("keys: Tin")
     .Input("values: Tout")
+    .Input("scores: int64")
+    .Output("dropped: Tin")
     .Attr("Tin: " TFRA_KEY_TYPES)
     .Attr("Tout: " TFRA_VALUE_TYPES)
     .SetIsStateful()
-    .SetShapeFn([](InferenceContext* c) { return CheckRowsMatchKeys(c, 2, "values"); });
+    .SetShapeFn([](InferenceContext* c) {
+      c->set_output(0, c->Vector(InferenceContext::kUnknownDim));
+      // scores: empty (no scores) or keys.shape.
+      ShapeHandle scores = c->input(3);
+      if (c->FullyDefined(scores) && c->Value(c->NumElements(scores)) > 0) {
+        TF_RETURN_IF_ERROR(Named("scores", "must be empty or keys.shape",
+                                 c->Merge(scores, c->input(1), &scores)));
+      }
+      return CheckRowsMatchKeys(c, 2, "values");
+    });
 
 REGISTER_OP("TFRA>CuckooHashTableAccum")
     .Input("table_handle: resource")
     .Input("keys: key_dtype")
     .Input("values_or_deltas: value_dtype")
     .Input("exists: bool")
+    .Output("dropped: key_dtype")
     .Attr("key_dtype: " TFRA_KEY_TYPES)
     .Attr("value_dtype: " TFRA_VALUE_TYPES)
     .SetIsStateful()
     .SetShapeFn([](InferenceContext* c) {
+      c->set_output(0, c->Vector(InferenceContext::kUnknownDim));
       TF_RETURN_IF_ERROR(CheckRowsMatchKeys(c, 2, "values_or_deltas"));
       ShapeHandle exists;
       return Named("exists", "must have shape keys.shape",

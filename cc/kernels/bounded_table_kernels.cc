@@ -1,0 +1,222 @@
+// OpKernels of the bounded-table ops (ops/bounded_table_ops.cc): moving each
+// row's bookkeeping (RowMeta) and the admission sketch in and out of a
+// table, for checkpoints and for delta export.
+#include <cstring>
+#include <vector>
+
+#include "cc/core/row_meta.h"
+#include "cc/kernels/table_resource.h"
+#include "tensorflow/core/framework/op_kernel.h"
+#include "tensorflow/core/framework/register_types.h"
+
+namespace tensorflow {
+namespace tfra_ops {
+namespace {
+
+namespace tc = ::tfra::core;
+
+// Rows selected by `keep(meta)` (all rows when null) with their metadata:
+// collected under the table's snapshot, then written to outputs keys,
+// values and `columns` [n] int64 vectors (version, freq, score: the first
+// `columns.size()` of them), and the clock as the last output.
+template <typename TK>
+absl::Status ExportRows(OpKernelContext* ctx, TableResource* table,
+                        int num_columns,
+                        const std::function<bool(const tc::RowMeta*)>& keep) {
+  CoreTable<TK>* t = table->typed<TK>();
+  const size_t row_bytes = table->base()->row_bytes();
+  std::vector<KeyStorage<TK>> keys;
+  std::vector<char> values;
+  std::vector<tc::RowMeta> metas;
+  auto on_total = [&](size_t total) {
+    if (!keep) {
+      keys.reserve(total);
+      values.reserve(total * row_bytes);
+      metas.reserve(total);
+    }
+    return tc::Status::OK();
+  };
+  auto on_chunk = [&](const KeyStorage<TK>* k, const char* v,
+                      const tc::RowMeta* m, size_t count) {
+    for (size_t i = 0; i < count; ++i) {
+      const tc::RowMeta meta = m != nullptr ? m[i] : tc::RowMeta{0, 0, 0, 0};
+      if (keep && !keep(&meta)) continue;
+      keys.push_back(k[i]);
+      values.insert(values.end(), v + i * row_bytes, v + (i + 1) * row_bytes);
+      metas.push_back(meta);
+    }
+    return tc::Status::OK();
+  };
+  TF_RETURN_IF_ERROR(ToTfStatus(t->export_with_meta(on_total, on_chunk)));
+  const int64_t n = static_cast<int64_t>(keys.size());
+  Tensor* out;
+  TF_RETURN_IF_ERROR(ctx->allocate_output(0, TensorShape({n}), &out));
+  CopyKeys<TK>(keys.data(), keys.size(), out->flat<TK>().data());
+  TF_RETURN_IF_ERROR(
+      ctx->allocate_output(1, TensorShape({n, table->dim()}), &out));
+  if (n > 0) {
+    std::memcpy(const_cast<char*>(out->tensor_data().data()), values.data(),
+                values.size());
+  }
+  for (int c = 0; c < num_columns; ++c) {
+    TF_RETURN_IF_ERROR(ctx->allocate_output(2 + c, TensorShape({n}), &out));
+    auto flat = out->flat<int64_t>();
+    for (int64_t i = 0; i < n; ++i) {
+      const tc::RowMeta& m = metas[i];
+      flat(i) = c == 0 ? static_cast<int64_t>(m.version)
+                       : (c == 1 ? static_cast<int64_t>(m.freq) : m.score);
+    }
+  }
+  TF_RETURN_IF_ERROR(
+      ctx->allocate_output(2 + num_columns, TensorShape({}), &out));
+  out->scalar<int64_t>()() = static_cast<int64_t>(t->clock());
+  return absl::OkStatus();
+}
+
+template <typename TK>
+class ExportWithMetaOp : public OpKernel {
+ public:
+  using OpKernel::OpKernel;
+  void Compute(OpKernelContext* ctx) override {
+    core::RefCountPtr<TableResource> table;
+    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, &table));
+    OP_REQUIRES_OK(ctx, ExportRows<TK>(ctx, table.get(), 3, nullptr));
+  }
+};
+
+template <typename TK>
+class ExportDeltaOp : public OpKernel {
+ public:
+  using OpKernel::OpKernel;
+  void Compute(OpKernelContext* ctx) override {
+    core::RefCountPtr<TableResource> table;
+    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, &table));
+    OP_REQUIRES(ctx, table->base()->size() == 0 ||
+                         table->typed<TK>()->bounds().tracking(),
+                errors::FailedPrecondition(
+                    "export_delta: the table does not track changes; create "
+                    "it with track_changes=True (or a capacity, TTL or "
+                    "admission)"));
+    OP_REQUIRES_OK(ctx, CheckShape("since", ctx->input(1), TensorShape({}),
+                                   "a scalar clock"));
+    const uint64_t since =
+        static_cast<uint64_t>(std::max<int64_t>(ctx->input(1).scalar<int64_t>()(), 0));
+    OP_REQUIRES_OK(ctx, ExportRows<TK>(ctx, table.get(), 1,
+                                       [since](const tc::RowMeta* m) {
+                                         return m->version > since;
+                                       }));
+  }
+};
+
+template <typename TK>
+class ImportWithMetaOp : public OpKernel {
+ public:
+  using OpKernel::OpKernel;
+  void Compute(OpKernelContext* ctx) override {
+    core::RefCountPtr<TableResource> table;
+    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, 2, "values",
+                                 &table));
+    const Tensor& keys = ctx->input(1);
+    OP_REQUIRES_OK(ctx, CheckShape("values", ctx->input(2),
+                                   ValueShapeFor(keys, table->dim()),
+                                   "keys.shape + [dim]"));
+    const char* names[] = {"versions", "freqs", "scores"};
+    for (int c = 0; c < 3; ++c) {
+      OP_REQUIRES_OK(ctx, CheckShape(names[c], ctx->input(3 + c), keys.shape(),
+                                     "keys.shape"));
+    }
+    OP_REQUIRES_OK(ctx, CheckShape("clock", ctx->input(6), TensorShape({}),
+                                   "a scalar"));
+    const int64_t n = keys.NumElements();
+    auto versions = ctx->input(3).flat<int64_t>();
+    auto freqs = ctx->input(4).flat<int64_t>();
+    auto scores = ctx->input(5).flat<int64_t>();
+    std::vector<tc::RowMeta> metas(n);
+    for (int64_t i = 0; i < n; ++i) {
+      metas[i] = tc::RowMeta{static_cast<uint64_t>(std::max<int64_t>(versions(i), 0)),
+                             scores(i),
+                             static_cast<uint32_t>(std::min<int64_t>(
+                                 std::max<int64_t>(freqs(i), 0), UINT32_MAX)),
+                             0};
+    }
+    const KeyArgs<TK> args(keys);
+    CoreTable<TK>* t = table->typed<TK>();
+    OP_REQUIRES_OK(ctx, ToTfStatus(t->import_replace(
+                            args.data(), n, ctx->input(2).tensor_data().data(),
+                            metas.data())));
+    t->set_clock(static_cast<uint64_t>(
+        std::max<int64_t>(ctx->input(6).scalar<int64_t>()(), 0)));
+  }
+};
+
+class ExportSketchOp : public OpKernel {
+ public:
+  using OpKernel::OpKernel;
+  void Compute(OpKernelContext* ctx) override {
+    core::RefCountPtr<TableResource> table;
+    OP_REQUIRES_OK(ctx, GetTable(ctx, DT_INVALID, &table));
+    std::vector<int32_t> sums;
+    size_t width = 0;
+    OP_REQUIRES_OK(ctx, ToTfStatus(ExportSketchOf(table.get(), &sums, &width)));
+    Tensor* out;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(
+                            0, TensorShape({tc::CountMinSketch::kDepth,
+                                            static_cast<int64_t>(width)}),
+                            &out));
+    std::copy(sums.begin(), sums.end(), out->flat<int32_t>().data());
+  }
+
+ private:
+  static tc::Status ExportSketchOf(TableResource* table,
+                                   std::vector<int32_t>* sums, size_t* width) {
+    switch (table->key_dtype()) {
+      case DT_INT64: return table->typed<int64_t>()->export_sketch(sums, width);
+      case DT_INT32: return table->typed<int32>()->export_sketch(sums, width);
+      default: return table->typed<tstring>()->export_sketch(sums, width);
+    }
+  }
+};
+
+class ImportSketchOp : public OpKernel {
+ public:
+  using OpKernel::OpKernel;
+  void Compute(OpKernelContext* ctx) override {
+    core::RefCountPtr<TableResource> table;
+    OP_REQUIRES_OK(ctx, GetTable(ctx, DT_INVALID, &table));
+    const Tensor& sketch = ctx->input(1);
+    OP_REQUIRES(ctx, sketch.dims() == 2 &&
+                         sketch.dim_size(0) == tc::CountMinSketch::kDepth,
+                errors::InvalidArgument("sketch: must be [4, width], got ",
+                                        sketch.shape().DebugString()));
+    if (sketch.dim_size(1) == 0) return;  // saved without admission
+    const int32_t* sums = sketch.flat<int32_t>().data();
+    const size_t width = static_cast<size_t>(sketch.dim_size(1));
+    tc::Status s;
+    switch (table->key_dtype()) {
+      case DT_INT64: s = table->typed<int64_t>()->import_sketch(sums, width); break;
+      case DT_INT32: s = table->typed<int32>()->import_sketch(sums, width); break;
+      default: s = table->typed<tstring>()->import_sketch(sums, width); break;
+    }
+    OP_REQUIRES_OK(ctx, ToTfStatus(s));
+  }
+};
+
+REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableExportSketch").Device(DEVICE_CPU),
+                        ExportSketchOp);
+REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableImportSketch").Device(DEVICE_CPU),
+                        ImportSketchOp);
+
+#define TFRA_REGISTER_BOUNDED(K, V)                                            \
+  TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableExportWithMeta", "Tkeys",       \
+                          "Tvalues", K, V, ExportWithMetaOp<K>)                \
+  TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableExportDelta", "Tkeys",          \
+                          "Tvalues", K, V, ExportDeltaOp<K>)                   \
+  TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableImportWithMeta", "Tin", "Tout", \
+                          K, V, ImportWithMetaOp<K>)
+
+TFRA_FOR_EACH_KEY_VALUE_TYPE(TFRA_REGISTER_BOUNDED)
+#undef TFRA_REGISTER_BOUNDED
+
+}  // namespace
+}  // namespace tfra_ops
+}  // namespace tensorflow
