@@ -19,9 +19,16 @@ Training:
   keras                          de.keras.layers: embedding layers for Keras 3
                                  and tf_keras (imported on first use)
 
+Bounded tables:
+  TimestampRestrictPolicy  restrict() keeps the most recently written rows
+  FrequencyRestrictPolicy  restrict() keeps the most often written rows
+  EvictStrategy            LRU / LFU / TTL / CUSTOMIZED eviction of a
+                           CuckooHashTableConfig(max_capacity=...)
+
 Tables and their creators:
   CuckooHashTable          the CPU hash table (TFRA-compatible name)
-  CuckooHashTableConfig    its tuning knobs
+  CuckooHashTableConfig    its tuning knobs and bounds (capacity, eviction,
+                           admission, TTL, change tracking)
   KVCreator                base class of table creators (pluggable backends)
   CuckooHashTableCreator   the default creator
 """
@@ -33,9 +40,13 @@ from tensorflow_recommenders_addons.dynamic_embedding.lookup import embedding_lo
 from tensorflow_recommenders_addons.dynamic_embedding.lookup import safe_embedding_lookup_sparse
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import DynamicEmbeddingOptimizer
 from tensorflow_recommenders_addons.dynamic_embedding.partition import default_partition_fn
+from tensorflow_recommenders_addons.dynamic_embedding.restrict_policies import FrequencyRestrictPolicy
+from tensorflow_recommenders_addons.dynamic_embedding.restrict_policies import RestrictPolicy
+from tensorflow_recommenders_addons.dynamic_embedding.restrict_policies import TimestampRestrictPolicy
 from tensorflow_recommenders_addons.dynamic_embedding.tables.cuckoo_hashtable import CuckooHashTable
 from tensorflow_recommenders_addons.dynamic_embedding.tables.kv_creator import CuckooHashTableConfig
 from tensorflow_recommenders_addons.dynamic_embedding.tables.kv_creator import CuckooHashTableCreator
+from tensorflow_recommenders_addons.dynamic_embedding.tables.kv_creator import EvictStrategy
 from tensorflow_recommenders_addons.dynamic_embedding.tables.kv_creator import KVCreator
 from tensorflow_recommenders_addons.dynamic_embedding.trainable import TrainableWrapper
 from tensorflow_recommenders_addons.dynamic_embedding.unique import segment_sum_rows
@@ -58,7 +69,11 @@ __all__ = [
     "CuckooHashTableConfig",
     "CuckooHashTableCreator",
     "DynamicEmbeddingOptimizer",
+    "EvictStrategy",
+    "FrequencyRestrictPolicy",
     "KVCreator",
+    "RestrictPolicy",
+    "TimestampRestrictPolicy",
     "TrainableWrapper",
     "Variable",
     "default_partition_fn",

@@ -150,6 +150,8 @@ class VariableSaving:
   def _serialize_to_tensors(self):
     if not self.checkpoint:
       return {}
+    if self.bounded:
+      return self._meta_tensors()
     keys, values = self.export()
     return {"-keys": keys, "-values": values}
 
@@ -163,4 +165,6 @@ class VariableSaving:
       raise v.invalid(f"checkpoint: variable {self.name!r} has dim "
                       f"{self.dim} but the checkpoint holds rows of "
                       f"{values.shape[-1]}")
+    if self.bounded:
+      return self._restore_meta(restored_tensors)
     return self._write("import_", keys, values)

@@ -20,11 +20,13 @@ from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation 
 from tensorflow_recommenders_addons.dynamic_embedding.tables.cuckoo_hashtable import DEFAULT_BUFFER_SIZE
 from tensorflow_recommenders_addons.dynamic_embedding.tables.kv_creator import CuckooHashTableCreator
 from tensorflow_recommenders_addons.dynamic_embedding.tables.kv_creator import KVCreator
+from tensorflow_recommenders_addons.dynamic_embedding import bounds
 from tensorflow_recommenders_addons.dynamic_embedding import saving
 from tensorflow_recommenders_addons.dynamic_embedding import training_hooks
 
 
-class Variable(saving.VariableSaving, training_hooks.TrainingHooks, tf.Module):
+class Variable(saving.VariableSaving, training_hooks.TrainingHooks,
+               bounds.BoundedVariable, tf.Module):
   """A dynamic embedding table: ids of any value map to `dim`-wide rows.
 
   Unknown ids read the `initializer`'s rows without being inserted; rows are
@@ -49,9 +51,15 @@ class Variable(saving.VariableSaving, training_hooks.TrainingHooks, tf.Module):
     trainable: Whether lookups create trainable wrappers for gradients.
     checkpoint: Whether checkpoints and SavedModels save the rows.
     init_size: Expected number of rows (pre-sizes the tables).
-    kv_creator: A `de.KVCreator` building each shard's table.
-    restrict_policy: A restrict-policy class, instantiated as
-      `restrict_policy(self)`; used by `restrict`.
+    kv_creator: A `de.KVCreator` building each shard's table. A
+      `de.CuckooHashTableCreator` whose config sets `max_capacity`,
+      `ttl` or `admit_after` bounds the variable (the capacity is split
+      over the devices); keys it evicts or refuses leave the optimizer
+      slot tables too.
+    restrict_policy: A restrict-policy class (`de.TimestampRestrictPolicy`,
+      `de.FrequencyRestrictPolicy`), instantiated as
+      `restrict_policy(self)`; used by `restrict`. Its status (last-write
+      steps, write counts) is kept by the tables and saved in checkpoints.
     bp_v2: Optimizers write deltas with `accum` instead of `upsert`, so
       several trainers can update one table.
     short_file_name: Use short hashed file names in `save_to_file_system`
@@ -117,6 +125,9 @@ class Variable(saving.VariableSaving, training_hooks.TrainingHooks, tf.Module):
     self.bp_v2 = bool(bp_v2)
     self.short_file_name = bool(short_file_name)
     self._store = training_hooks.Untracked()
+    configs = bounds.table_configs(kv_creator, len(self.devices),
+                                   restrict_policy)
+    self._table_config = configs[0]
     # init_scope: a variable first built while a tf.function traces (e.g. a
     # Keras layer's build) must still own eager tables and default rows.
     with tf.init_scope():
@@ -131,7 +142,8 @@ class Variable(saving.VariableSaving, training_hooks.TrainingHooks, tf.Module):
               name=self._table_name(idx),
               checkpoint=False,  # the variable saves all shards as one
               init_size=self.init_size // len(self.devices),
-              device=device))
+              device=device,
+              **({} if configs[idx] is None else {"config": configs[idx]})))
     self._tables = tables
     self.restrict_policy = restrict_policy(self) if restrict_policy else None
 
@@ -280,22 +292,39 @@ class Variable(saving.VariableSaving, training_hooks.TrainingHooks, tf.Module):
         values = tf.identity(values)
     return tf.reshape(keys, [-1]), tf.reshape(values, [-1, self.dim])
 
-  def _write(self, method, keys, *columns):
-    """Calls `table.<method>(keys_part, *column_parts)` on every shard."""
+  def _write(self, method, keys, *columns, scores=None, **kwargs):
+    """Calls `table.<method>(keys_part, *column_parts, **kwargs)` on every
+    shard (`scores`, if given, is split like a column). Returns the grouped
+    ops, or with `return_dropped` the list of each shard's dropped keys."""
+    if scores is not None:
+      kwargs["scores"] = scores
     if self.shard_num == 1:
-      return getattr(self._tables[0], method)(keys, *columns)
+      return getattr(self._tables[0], method)(keys, *columns, **kwargs)
     routing = Routing(self.partition_fn, keys, self.shard_num)
     split = [routing.split(keys)] + [routing.split(c) for c in columns]
-    return _group(self._on_each_shard(
-        lambda idx, table: getattr(table, method)(*[s[idx] for s in split])))
+    split_scores = None if scores is None else routing.split(
+        tf.reshape(tf.cast(scores, tf.int64), [-1]))
 
-  def upsert(self, keys, values, name=None):
+    def write(idx, table):
+      extra = dict(kwargs)
+      if split_scores is not None:
+        extra["scores"] = split_scores[idx]
+      return getattr(table, method)(*[s[idx] for s in split], **extra)
+    results = self._on_each_shard(write)
+    return results if kwargs.get("return_dropped") else _group(results)
+
+  def upsert(self, keys, values, name=None, scores=None):
     """Inserts or overwrites the rows of `keys` (last duplicate wins).
+
+    A bounded variable may refuse new keys (admission) and evict rows
+    (capacity, TTL); those keys leave the optimizer slot tables too.
 
     Args:
       keys: Keys of any shape.
       values: Rows of shape `keys.shape + [dim]`.
       name: Optional name scope.
+      scores: int64 scores of `keys.shape` for a CUSTOMIZED eviction
+        strategy (None: the config's `gen_scores_fn`).
 
     Returns:
       The write op (None when executing eagerly).
@@ -313,7 +342,7 @@ class Variable(saving.VariableSaving, training_hooks.TrainingHooks, tf.Module):
     """
     with tf.name_scope(name or "upsert"):
       keys, values = self._rows_for("values", keys, values)
-      return self._write("insert", keys, values)
+      return self._write_dropping("insert", keys, values, scores=scores)
 
   def accum(self, keys, old_values, new_values, exists, name=None):
     """Adds `new_values - old_values` to existing rows; inserts the others.
@@ -352,7 +381,7 @@ class Variable(saving.VariableSaving, training_hooks.TrainingHooks, tf.Module):
                         f"{exists.shape}")
       exists = tf.reshape(exists, [-1])
       deltas = tf.where(exists[:, None], new - old, new)
-      return self._write("accum", flat_keys, deltas, exists)
+      return self._write_dropping("accum", flat_keys, deltas, exists)
 
   def remove(self, keys, name=None):
     """Removes `keys` (absent keys are ignored).

@@ -30,6 +30,7 @@ updates.
 import numpy as np
 import tensorflow as tf
 
+from tensorflow_recommenders_addons.dynamic_embedding import bounds
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 from tensorflow_recommenders_addons.dynamic_embedding.trainable import TrainableWrapper
 from tensorflow_recommenders_addons.dynamic_embedding.variable import Variable
@@ -166,7 +167,7 @@ def _slot_table(params, owner_name, slot_name, dtype, initial_row):
         trainable=False,
         checkpoint=params.checkpoint,
         init_size=params.init_size,
-        kv_creator=params.kv_creator,
+        kv_creator=bounds.follower_creator(params.kv_creator),
         short_file_name=params.short_file_name)
 
 
@@ -208,13 +209,15 @@ def store(wrapper, ids, old_rows, loaded_slots, bp_v2):
   """
   params = wrapper.params
   new_rows = wrapper.value()
+  # Slots first: a bounded variable's write then removes the slot rows of
+  # the keys it refused or evicted, after the slots' own write.
   if bp_v2:
     _, exists = params.lookup(ids, return_exists=True)
-    ops = [params.accum(ids, old_rows, new_rows, exists)]
-    ops += [slot.params.accum(ids, rows, slot.value(), slot_exists)
-            for slot, rows, slot_exists in loaded_slots]
+    ops = [slot.params.accum(ids, rows, slot.value(), slot_exists)
+           for slot, rows, slot_exists in loaded_slots]
+    ops.append(params.accum(ids, old_rows, new_rows, exists))
   else:
-    ops = [params.upsert(ids, new_rows)]
-    ops += [slot.params.upsert(ids, slot.value())
-            for slot, _, _ in loaded_slots]
+    ops = [slot.params.upsert(ids, slot.value())
+           for slot, _, _ in loaded_slots]
+    ops.append(params.upsert(ids, new_rows))
   return [op for op in ops if op is not None]

@@ -10,6 +10,7 @@ returns a ref-counting handle, so the table is freed with its last handle
 import tensorflow as tf
 
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
+from tensorflow_recommenders_addons.dynamic_embedding.tables import bounded
 from tensorflow_recommenders_addons.utils.resource_loader import LIBRARIES
 
 _LIB = LIBRARIES["_cuckoo_hashtable_ops.so"]
@@ -20,7 +21,15 @@ def _ops():
   return _LIB.ops
 
 
-class CuckooHashTable(tf.saved_model.experimental.TrackableResource):
+def _result(dropped, return_dropped):
+  """A write's result: its dropped keys, or the op (None when eager)."""
+  if return_dropped:
+    return dropped
+  return None if tf.executing_eagerly() else dropped.op
+
+
+class CuckooHashTable(bounded.BoundedTableMethods,
+                      tf.saved_model.experimental.TrackableResource):
   """A mutable hash table from keys to fixed-size value vectors.
 
   Keys are int64, int32 or string (embedded NUL bytes are kept); values are
@@ -99,6 +108,12 @@ class CuckooHashTable(tf.saved_model.experimental.TrackableResource):
         value_shape=[self._dim],
         init_size=self._init_size,
         num_shards=self._config.num_shards,
+        max_capacity=self._config.max_capacity,
+        evict_strategy=self._config.evict_strategy,
+        ttl=self._config.ttl,
+        admit_after=self._config.admit_after,
+        sketch_width=self._config.sketch_width,
+        track_meta=self._config.bounded,
         name=_op_name(self._name))
 
   @property
@@ -188,16 +203,21 @@ class CuckooHashTable(tf.saved_model.experimental.TrackableResource):
       return _ops().tfra_cuckoo_hash_table_find(self.resource_handle, keys,
                                                 defaults)
 
-  def insert(self, keys, values, name=None):
+  def insert(self, keys, values, name=None, scores=None,
+             return_dropped=False):
     """Inserts or assigns `values` for `keys` (last duplicate wins).
 
     Args:
       keys: Keys of any shape.
       values: Rows of shape `keys.shape + [dim]`.
       name: Optional op name.
+      scores: int64 scores of `keys.shape` for a CUSTOMIZED table (None:
+        the config's `gen_scores_fn(keys)`).
+      return_dropped: Return the keys a bounded table refused or evicted.
 
     Returns:
-      The op (None when executing eagerly).
+      With `return_dropped`, the dropped keys `[m]`; else the op (None when
+      executing eagerly).
 
     Raises:
       tf.errors.InvalidArgumentError: wrong dtypes or shapes; the table is
@@ -215,10 +235,12 @@ class CuckooHashTable(tf.saved_model.experimental.TrackableResource):
     values = v.to_tensor("values", values, self._value_dtype)
     v.check_rows("values", values, keys, self._dim)
     with tf.name_scope(name or f"{_op_name(self._name)}_insert"):
-      return _ops().tfra_cuckoo_hash_table_insert(self.resource_handle, keys,
-                                                  values)
+      dropped = _ops().tfra_cuckoo_hash_table_insert(
+          self.resource_handle, keys, values, self._scores_for(keys, scores))
+    return _result(dropped, return_dropped)
 
-  def accum(self, keys, values_or_deltas, exists, name=None):
+  def accum(self, keys, values_or_deltas, exists, name=None,
+            return_dropped=False):
     """Adds deltas to rows that exist and inserts rows that do not.
 
     For each position, in batch order: if the key is present and
@@ -234,9 +256,11 @@ class CuckooHashTable(tf.saved_model.experimental.TrackableResource):
       exists: bool tensor of shape `keys.shape`, typically from
         `lookup(..., return_exists=True)`.
       name: Optional op name.
+      return_dropped: Return the keys a bounded table refused or evicted.
 
     Returns:
-      The op (None when executing eagerly).
+      With `return_dropped`, the dropped keys `[m]`; else the op (None when
+      executing eagerly).
 
     Raises:
       tf.errors.InvalidArgumentError: wrong dtypes or shapes; the table is
@@ -260,8 +284,9 @@ class CuckooHashTable(tf.saved_model.experimental.TrackableResource):
       raise v.invalid(f"exists: expected shape {keys.shape} (keys.shape) but "
                       f"got {exists.shape}")
     with tf.name_scope(name or f"{_op_name(self._name)}_accum"):
-      return _ops().tfra_cuckoo_hash_table_accum(self.resource_handle, keys,
-                                                 values, exists)
+      dropped = _ops().tfra_cuckoo_hash_table_accum(self.resource_handle,
+                                                    keys, values, exists)
+    return _result(dropped, return_dropped)
 
   def remove(self, keys, name=None):
     """Removes `keys` (absent keys are ignored).
@@ -431,12 +456,16 @@ class CuckooHashTable(tf.saved_model.experimental.TrackableResource):
   def _serialize_to_tensors(self):
     if not self._checkpoint:
       return {}
+    if self._config.bounded:
+      return self._meta_tensors()
     keys, values = self.export()
     return {"-keys": keys, "-values": values}
 
   def _restore_from_tensors(self, restored_tensors):
     if not self._checkpoint:
       return tf.no_op()
+    if self._config.bounded and "-versions" in restored_tensors:
+      return self._restore_meta_tensors(restored_tensors)
     return _ops().tfra_cuckoo_hash_table_import(
         self.resource_handle, restored_tensors["-keys"],
         restored_tensors["-values"])

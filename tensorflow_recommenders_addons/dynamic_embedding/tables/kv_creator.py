@@ -7,37 +7,145 @@ different creator, with no change to the code that uses the variable.
 """
 
 import abc
+import numbers
 
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 from tensorflow_recommenders_addons.dynamic_embedding.tables.cuckoo_hashtable import CuckooHashTable
 
 
+class EvictStrategy:
+  """Which rows a bounded table evicts first (`CuckooHashTableConfig`).
+
+  LRU: least recently written. LFU: fewest writes (ties: least recent).
+  TTL: least recently written, and rows expire `ttl` steps after their last
+  write. CUSTOMIZED: lowest score given by `gen_scores_fn(keys)` at each
+  write (ties: least recent). A step is one write call on the table (one
+  per training step and lookup). Names follow TFRA's `HkvEvictStrategy`.
+
+  Example:
+    >>> from tensorflow_recommenders_addons import dynamic_embedding as de
+    >>> de.EvictStrategy.LFU
+    'lfu'
+  """
+  LRU = "lru"
+  LFU = "lfu"
+  TTL = "ttl"
+  CUSTOMIZED = "custom"
+  ALL = (LRU, LFU, TTL, CUSTOMIZED)
+
+
+def _non_negative_int(arg, value, upper=None):
+  if isinstance(value, bool) or not isinstance(value, numbers.Integral) or \
+      value < 0 or (upper is not None and value > upper):
+    bound = f" and <= {upper}" if upper is not None else ""
+    raise v.invalid(f"{arg}: must be an integer >= 0{bound}, got {value!r}")
+  return int(value)
+
+
 class CuckooHashTableConfig:
-  """Tuning knobs of `CuckooHashTable`.
+  """Tuning knobs and bounds of `CuckooHashTable`.
+
+  A table with `max_capacity`, `ttl`, `admit_after` or `track_changes`
+  keeps per-row bookkeeping (the step of the last write, the write count,
+  a custom score), saved with checkpoints:
+
+  * `max_capacity`: after each write the table evicts by `evict_strategy`
+    down to the capacity (per shard: rows are split over the locked shards,
+    whose shares add up to `max_capacity`, and a shard that overflows
+    evicts down to 15/16 of its share, so the O(rows) selection pass runs
+    once per 1/16 of its capacity; a table has at most `max_capacity`
+    shards).
+  * `ttl`: rows not written for more than `ttl` steps read as missing and
+    are swept away every `ttl/4` steps.
+  * `admit_after`: a new key gets a row only on its `admit_after`-th write
+    (counted in a count-min sketch of `sketch_width` 8-bit counters x 4
+    per shard, aged by halving); until then writes of it are dropped.
+  * Keys a write evicts or refuses are returned by
+    `insert(..., return_dropped=True)`; `de.Variable` removes them from its
+    optimizer slot tables.
 
   Args:
     num_shards: Number of independently locked shards (rounded up to a power
       of two, 1..1024). More shards mean less lock contention between
       concurrent writers and more parallelism inside one large batch; each
       shard costs a few hundred bytes when empty. Default 64.
+    max_capacity: Most rows of the table (of the variable, for
+      `de.Variable`, split over its devices); 0: unbounded.
+    evict_strategy: A `de.EvictStrategy` (default LRU).
+    ttl: Steps without a write before a row expires; 0: never.
+    admit_after: Writes of a new key before it gets a row (0 or 1: at
+      once; at most 255).
+    sketch_width: Admission counters per sketch row per shard, a power of
+      two >= 16 (default 4096).
+    track_changes: Keep the bookkeeping without any bound (for
+      `export_delta` and restrict policies).
+    gen_scores_fn: For CUSTOMIZED: `fn(keys) -> int64 scores`, called at
+      every write; the lowest scores are evicted first.
 
   Raises:
-    tf.errors.InvalidArgumentError: `num_shards` out of range.
+    tf.errors.InvalidArgumentError: an argument out of range, naming it.
 
   Example:
     >>> from tensorflow_recommenders_addons import dynamic_embedding as de
     >>> de.CuckooHashTableConfig(num_shards=8).num_shards
     8
+    >>> de.CuckooHashTableConfig(max_capacity=1000,
+    ...                          evict_strategy=de.EvictStrategy.LFU).bounded
+    True
   """
 
-  def __init__(self, num_shards=64):
-    if not 1 <= int(num_shards) <= 1024:
+  def __init__(self, num_shards=64, max_capacity=0,
+               evict_strategy=EvictStrategy.LRU, ttl=0, admit_after=0,
+               sketch_width=4096, track_changes=False, gen_scores_fn=None):
+    if isinstance(num_shards, bool) or not 1 <= int(num_shards) <= 1024:
       raise v.invalid(f"num_shards: must be in [1, 1024], got {num_shards}")
     self.num_shards = int(num_shards)
+    self.max_capacity = _non_negative_int("max_capacity", max_capacity)
+    if evict_strategy not in EvictStrategy.ALL:
+      raise v.invalid(f"evict_strategy: must be one of {EvictStrategy.ALL}, "
+                      f"got {evict_strategy!r}")
+    self.evict_strategy = evict_strategy
+    self.ttl = _non_negative_int("ttl", ttl)
+    self.admit_after = _non_negative_int("admit_after", admit_after, 255)
+    width = _non_negative_int("sketch_width", sketch_width)
+    if width < 16 or width & (width - 1):
+      raise v.invalid(f"sketch_width: must be a power of two >= 16, got "
+                      f"{sketch_width!r}")
+    self.sketch_width = width
+    if not isinstance(track_changes, bool):
+      raise v.invalid(f"track_changes: must be True or False, got "
+                      f"{track_changes!r}")
+    self.track_changes = track_changes
+    if evict_strategy == EvictStrategy.CUSTOMIZED and not callable(
+        gen_scores_fn):
+      raise v.invalid("gen_scores_fn: evict_strategy CUSTOMIZED needs a "
+                      "callable fn(keys) -> int64 scores")
+    if gen_scores_fn is not None and not callable(gen_scores_fn):
+      raise v.invalid(f"gen_scores_fn: must be callable or None, got "
+                      f"{gen_scores_fn!r}")
+    self.gen_scores_fn = gen_scores_fn
+
+  @property
+  def bounded(self):
+    """Whether tables keep per-row bookkeeping."""
+    return bool(self.max_capacity or self.ttl or self.admit_after > 1 or
+                self.track_changes)
+
+  def replace(self, **changes):
+    """A copy with some arguments changed."""
+    args = self.get_config()
+    args["gen_scores_fn"] = self.gen_scores_fn
+    args.update(changes)
+    return CuckooHashTableConfig(**args)
 
   def get_config(self):
-    """Returns the constructor arguments as a dict."""
-    return {"num_shards": self.num_shards}
+    """Returns the constructor arguments as a dict (without
+    `gen_scores_fn`, a function)."""
+    return {"num_shards": self.num_shards, "max_capacity": self.max_capacity,
+            "evict_strategy": self.evict_strategy, "ttl": self.ttl,
+            "admit_after": self.admit_after,
+            "sketch_width": self.sketch_width,
+            "track_changes": self.track_changes}
 
 
 class KVCreator(abc.ABC):

@@ -177,13 +177,18 @@ def test_bad_shapes_known_only_at_run_time_are_rejected(samples, table,
 # own (the table records its dtypes and dim at creation).
 RAW = LIBRARIES["_cuckoo_hashtable_ops.so"].ops
 
+# An empty scores vector: no custom scores.
+NO_SCORES = tf.zeros([0], tf.int64)
+
 RAW_CALLS = {
     "insert_key_dtype": (lambda t, k, v: RAW.tfra_cuckoo_hash_table_insert(
-        t.resource_handle, wrong_dtype_keys(t), v), "keys"),
+        t.resource_handle, wrong_dtype_keys(t), v, NO_SCORES), "keys"),
     "insert_value_dtype": (lambda t, k, v: RAW.tfra_cuckoo_hash_table_insert(
-        t.resource_handle, k, _f64(v)), "values"),
+        t.resource_handle, k, _f64(v), NO_SCORES), "values"),
     "insert_count": (lambda t, k, v: RAW.tfra_cuckoo_hash_table_insert(
-        t.resource_handle, k, v[:-1]), "values"),
+        t.resource_handle, k, v[:-1], NO_SCORES), "values"),
+    "insert_scores_count": (lambda t, k, v: RAW.tfra_cuckoo_hash_table_insert(
+        t.resource_handle, k, v, tf.zeros([N - 1], tf.int64)), "scores"),
     "find_key_dtype": (lambda t, k, v: RAW.tfra_cuckoo_hash_table_find(
         t.resource_handle, wrong_dtype_keys(t), v[0]), "keys"),
     "find_default_dtype": (lambda t, k, v: RAW.tfra_cuckoo_hash_table_find(
@@ -242,9 +247,11 @@ def test_raw_op_rejects_bad_input_in_a_graph(samples, table, expect_rejected,
 # them when the graph is built, naming the argument.
 SHAPE_FN_CALLS = {
     "insert_count": (lambda t, k, v: RAW.tfra_cuckoo_hash_table_insert(
-        t.resource_handle, k, v[:-1]), "values"),
+        t.resource_handle, k, v[:-1], NO_SCORES), "values"),
+    "insert_scores_count": (lambda t, k, v: RAW.tfra_cuckoo_hash_table_insert(
+        t.resource_handle, k, v, tf.zeros([N - 1], tf.int64)), "scores"),
     "insert_dim_vs_rank": (lambda t, k, v: RAW.tfra_cuckoo_hash_table_insert(
-        t.resource_handle, k, tf.ones([N, 1, DIM])), "values"),
+        t.resource_handle, k, tf.ones([N, 1, DIM]), NO_SCORES), "values"),
     "import_count": (lambda t, k, v: RAW.tfra_cuckoo_hash_table_import(
         t.resource_handle, k, v[:-1]), "values"),
     "accum_count": (lambda t, k, v: RAW.tfra_cuckoo_hash_table_accum(

@@ -53,7 +53,10 @@ def test_creator_get_config_round_trips_num_shards():
   creator = de.CuckooHashTableCreator(de.CuckooHashTableConfig(num_shards=16))
   config = creator.get_config()
   assert config == {"class_name": "CuckooHashTableCreator",
-                    "config": {"num_shards": 16}}
+                    "config": {"num_shards": 16, "max_capacity": 0,
+                               "evict_strategy": "lru", "ttl": 0,
+                               "admit_after": 0, "sketch_width": 4096,
+                               "track_changes": False}}
   rebuilt = de.CuckooHashTableCreator(
       de.CuckooHashTableConfig(**config["config"]))
   assert rebuilt.get_config() == config
@@ -85,3 +88,27 @@ def test_custom_kv_creator_plugs_in(samples):
   assert table.dim == 2
   np.testing.assert_array_equal(table.lookup([3]).numpy(), [[1.0, 1.0]])
   assert Doubling().get_config() == {"class_name": "Doubling", "config": None}
+
+
+def test_config_get_config_round_trips_bounds():
+  config = de.CuckooHashTableConfig(
+      num_shards=4, max_capacity=100, evict_strategy=de.EvictStrategy.LFU,
+      ttl=7, admit_after=3, sketch_width=64, track_changes=True)
+  assert de.CuckooHashTableConfig(**config.get_config()).get_config() == \
+      config.get_config()
+  assert config.bounded
+
+
+@pytest.mark.parametrize("kwargs,arg", [
+    ({"max_capacity": -1}, "max_capacity"),
+    ({"evict_strategy": "fifo"}, "evict_strategy"),
+    ({"ttl": 1.5}, "ttl"),
+    ({"admit_after": 256}, "admit_after"),
+    ({"sketch_width": 100}, "sketch_width"),
+    ({"track_changes": 1}, "track_changes"),
+    ({"evict_strategy": "custom"}, "gen_scores_fn"),
+    ({"gen_scores_fn": 3}, "gen_scores_fn"),
+])
+def test_config_rejects_bad_bounds(kwargs, arg):
+  with pytest.raises(tf.errors.InvalidArgumentError, match=arg):
+    de.CuckooHashTableConfig(**kwargs)

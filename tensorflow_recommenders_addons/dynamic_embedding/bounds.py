@@ -1,0 +1,176 @@
+"""Bounded `de.Variable`s: capacity, eviction, admission, TTL, bookkeeping.
+
+The bounds live in the C++ table (see `CuckooHashTableConfig` and
+cc/core/row_meta.h); this mixin gives the variable what spans its shards:
+
+* each shard table gets the variable's config, with `max_capacity` split
+  over the shards (and bookkeeping switched on for a restrict policy);
+* `upsert`/`accum` collect the keys every shard refused or evicted and
+  remove them from the variable's optimizer slot tables, so a slot row
+  never outlives (or precedes) its row. Optimizers write slots first and
+  rows last, so that removal comes after the slots' own write;
+* `export_keys_and_scores`, `export_delta` and `clock` over all shards, and
+  the checkpoint columns of the bookkeeping.
+"""
+
+import tensorflow as tf
+
+from tensorflow_recommenders_addons.dynamic_embedding.tables.kv_creator import CuckooHashTableConfig
+from tensorflow_recommenders_addons.dynamic_embedding.tables.kv_creator import CuckooHashTableCreator
+
+
+def table_configs(kv_creator, shard_num, restrict_policy):
+  """The config of each shard table of a variable, or Nones (a creator of
+  another kind builds its tables its own way). A capacity is split exactly:
+  the first `max_capacity % shard_num` tables get one row more."""
+  config = getattr(kv_creator, "config", None)
+  if not isinstance(kv_creator, CuckooHashTableCreator) or \
+      not isinstance(config, CuckooHashTableConfig):
+    return [None] * shard_num
+  changes = {}
+  if restrict_policy is not None and not config.bounded:
+    changes["track_changes"] = True
+  if config.max_capacity and shard_num > 1:
+    share, extra = divmod(config.max_capacity, shard_num)
+    return [config.replace(max_capacity=max(1, share + (idx < extra)),
+                           **changes) for idx in range(shard_num)]
+  config = config.replace(**changes) if changes else config
+  return [config] * shard_num
+
+
+def follower_creator(kv_creator):
+  """The creator of a variable's optimizer slot tables: the variable's,
+  without bounds (slot rows follow their rows' evictions instead)."""
+  config = getattr(kv_creator, "config", None)
+  if isinstance(kv_creator, CuckooHashTableCreator) and \
+      isinstance(config, CuckooHashTableConfig) and config.bounded:
+    return CuckooHashTableCreator(
+        config.replace(max_capacity=0, ttl=0, admit_after=0,
+                       track_changes=False, evict_strategy="lru",
+                       gen_scores_fn=None),
+        saver=kv_creator.saver)
+  return kv_creator
+
+
+class BoundedVariable:
+  """Mixed into `de.Variable` (module docstring). Expects `_tables`,
+  `_table_config` (the first table's config, or None), `_store` and the
+  variable's routing helpers."""
+
+  @property
+  def bounded(self):
+    """Whether the tables keep bookkeeping (capacity, TTL, admission,
+    restrict policy or `track_changes`)."""
+    return self._table_config is not None and self._table_config.bounded
+
+  def _write_dropping(self, method, keys, *columns, **kwargs):
+    """`table.<method>(...)` on every shard; the keys the shards dropped are
+    removed from the slot tables. Returns the write op(s) or None."""
+    if not self.bounded:
+      return self._write(method, keys, *columns, **kwargs)
+    dropped = self._write(method, keys, *columns, return_dropped=True,
+                          **kwargs)
+    if isinstance(dropped, (list, tuple)):
+      dropped = tf.concat(list(dropped), 0)
+    ops = self._drop_from_slots(dropped)
+    if tf.executing_eagerly():
+      return None
+    return tf.group([dropped] + ops)
+
+  def _drop_from_slots(self, keys):
+    """Removes `keys` from every optimizer slot table of this variable."""
+    ops = [slot.remove(keys) for _, slot in self._store.slots.values()]
+    return [op for op in ops if op is not None]
+
+  def export_with_meta(self, name=None):
+    """`CuckooHashTable.export_with_meta` over all shards; the clock is the
+    largest shard clock."""
+    with tf.name_scope(name or "export_with_meta"):
+      parts = self._on_each_shard(lambda _, table: table.export_with_meta())
+      if len(parts) == 1:
+        return parts[0]
+      columns = [tf.concat([p[i] for p in parts], 0) for i in range(5)]
+      return tuple(columns) + (tf.reduce_max(tf.stack([p[5] for p in parts])),)
+
+  def export_keys_and_scores(self, name=None):
+    """Keys and the scores their eviction ranks by (lowest first evicted):
+    the last-write clock (LRU, TTL), the write count (LFU) or the custom
+    score.
+
+    Returns:
+      `(keys [n], scores [n] int64)`.
+
+    Example:
+      >>> from tensorflow_recommenders_addons import dynamic_embedding as de
+      >>> var = de.Variable(dim=1, kv_creator=de.CuckooHashTableCreator(
+      ...     de.CuckooHashTableConfig(max_capacity=100, evict_strategy="lfu")))
+      >>> var.upsert([1, 2], [[1.0], [2.0]]); var.upsert([2], [[3.0]])
+      >>> keys, scores = var.export_keys_and_scores()
+      >>> sorted(zip(keys.numpy().tolist(), scores.numpy().tolist()))
+      [(1, 1), (2, 2)]
+    """
+    with tf.name_scope(name or "export_keys_and_scores"):
+      parts = self._on_each_shard(
+          lambda _, table: table.export_keys_and_scores())
+      if len(parts) == 1:
+        return parts[0]
+      return (tf.concat([p[0] for p in parts], 0),
+              tf.concat([p[1] for p in parts], 0))
+
+  def export_delta(self, since, name=None):
+    """The rows written after clock `since` (a previous call's clock; 0 for
+    all), to push to a serving replica. Removed rows are not reported.
+
+    Returns:
+      `(keys [n], values [n, dim], clock)`; pass `clock` as the next
+      `since`.
+
+    Raises:
+      tf.errors.FailedPreconditionError: the variable's tables keep no
+        bookkeeping (use `CuckooHashTableConfig(track_changes=True)`).
+
+    Example:
+      >>> from tensorflow_recommenders_addons import dynamic_embedding as de
+      >>> var = de.Variable(dim=1, kv_creator=de.CuckooHashTableCreator(
+      ...     de.CuckooHashTableConfig(track_changes=True)))
+      >>> var.upsert([1, 2], [[1.0], [2.0]])
+      >>> _, _, clock = var.export_delta(0)
+      >>> var.upsert([2], [[5.0]])
+      >>> keys, values, _ = var.export_delta(clock)
+      >>> keys.numpy().tolist(), values.numpy().tolist()
+      ([2], [[5.0]])
+    """
+    with tf.name_scope(name or "export_delta"):
+      parts = self._on_each_shard(lambda _, table: table.export_delta(since))
+      clock = tf.reduce_max(tf.stack([p[3] for p in parts]))
+      if len(parts) == 1:
+        return parts[0][0], parts[0][1], clock
+      return (tf.concat([p[0] for p in parts], 0),
+              tf.concat([p[1] for p in parts], 0), clock)
+
+  def _meta_tensors(self):
+    """Checkpoint tensors with the bookkeeping: rows and their columns,
+    the clock, and the admission sketch summed over shards."""
+    keys, values, versions, freqs, scores, clock = self.export_with_meta()
+    tensors = {"-keys": keys, "-values": values, "-versions": versions,
+               "-freqs": freqs, "-scores": scores, "-clock": clock}
+    if self._table_config.admit_after > 1:
+      sketches = self._on_each_shard(lambda _, table: table.export_sketch())
+      tensors["-sketch"] = tf.add_n(sketches)
+    return tensors
+
+  def _restore_meta(self, tensors):
+    """Routes saved rows with their bookkeeping through the partitioner;
+    every shard gets the clock and the summed sketch."""
+    clock = tensors.get("-clock", tf.constant(0, tf.int64))
+    keys = tensors["-keys"]
+    zeros = tf.zeros(tf.shape(keys)[:1], tf.int64)
+    columns = [tensors.get(name, zeros)
+               for name in ("-versions", "-freqs", "-scores")]
+    ops = [self._write("import_with_meta", keys, tensors["-values"], *columns,
+                       clock=clock)]
+    if "-sketch" in tensors and self._table_config.admit_after > 1:
+      ops += self._on_each_shard(
+          lambda _, table: table.import_sketch(tensors["-sketch"]))
+    ops = [op for op in ops if op is not None]
+    return tf.group(ops) if ops else tf.no_op()
