@@ -3,6 +3,8 @@
 Run the suite with the venv's `pytest` binary so that the *installed* package
 (with its compiled op library) is imported, not the source tree.
 
+Tests marked `scale` are skipped unless selected (`-m scale`).
+
 Fixtures:
   key_dtype, value_dtype   parametrize a test over every supported dtype
   eager_or_function        runs a callable eagerly or inside tf.function
@@ -122,6 +124,17 @@ class Samples:
     assert sorted(actual, key=repr) == sorted(expected, key=repr)
     for k, row in expected.items():
       np.testing.assert_array_equal(actual[k], row, err_msg=repr(k))
+
+
+def pytest_collection_modifyitems(config, items):
+  """Tests marked `scale` (heavy; each has a small default twin that always
+  runs) run only when selected with `-m scale`."""
+  if "scale" in (config.getoption("markexpr") or ""):
+    return
+  skip = pytest.mark.skip(reason="heavy scale test: run with -m scale")
+  for item in items:
+    if "scale" in item.keywords:
+      item.add_marker(skip)
 
 
 @pytest.fixture
