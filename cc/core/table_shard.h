@@ -50,6 +50,10 @@ namespace core {
 // dtype by the caller; the core only moves bytes).
 using RowAccumFn = void (*)(char* dst, const char* delta, int64_t dim);
 
+// A shard over its capacity evicts down to capacity - capacity / kEvictSlack
+// rows (so capacities below kEvictSlack are exact).
+constexpr size_t kEvictSlack = 8;
+
 template <typename K>
 class TableShard {
  public:
@@ -138,11 +142,17 @@ class TableShard {
                       const char* values, const int64_t* scores = nullptr,
                       uint64_t now = 0, std::vector<K>* dropped = nullptr) {
     TFRA_CORE_RETURN_IF_ERROR(reserve_rows(size_ + count));
-    constexpr size_t kIndexAhead = 16, kRowAhead = 8;
+    constexpr size_t kIndexAhead = 16;
     if (bounds_ != nullptr) {
+      // A tracked write reads its row's metadata (write count, expiry), a
+      // load that stalls unless prefetched: index groups 32 keys ahead, then
+      // the candidate's key and metadata lines 16 ahead.
+      constexpr size_t kTrackedIndexAhead = 32, kMetaAhead = 16;
       for (size_t k = 0; k < count; ++k) {
-        if (k + kIndexAhead < count) index_.prefetch(hashes[order[k + kIndexAhead]]);
-        if (k + kRowAhead < count) prefetch_row(hashes[order[k + kRowAhead]]);
+        if (k + kTrackedIndexAhead < count) {
+          index_.prefetch(hashes[order[k + kTrackedIndexAhead]]);
+        }
+        if (k + kMetaAhead < count) prefetch_meta(hashes[order[k + kMetaAhead]]);
         const uint32_t pos = order[k];
         if (!write_tracked(keys[pos], hashes[pos],
                            values + static_cast<size_t>(pos) * row_bytes_,
@@ -283,6 +293,13 @@ class TableShard {
     return index_.find_slot(hash, [&](uint32_t row) { return ks[row] == key; });
   }
 
+  void prefetch_meta(uint64_t hash) const {
+    const int64_t row = index_.first_candidate(hash);
+    if (row < 0 || static_cast<size_t>(row) >= size_) return;
+    __builtin_prefetch(keys_.data() + row);
+    __builtin_prefetch(meta() + row, 1);
+  }
+
   void prefetch_row(uint64_t hash) const {
     const int64_t row = index_.first_candidate(hash);
     if (row < 0 || static_cast<size_t>(row) >= size_) return;
@@ -290,7 +307,6 @@ class TableShard {
     const char* v = values_.data() + row * row_bytes_;
     const size_t lines = row_bytes_ < 256 ? row_bytes_ : 256;
     for (size_t off = 0; off < lines; off += 64) __builtin_prefetch(v + off);
-    if (bounds_ != nullptr) __builtin_prefetch(meta() + row);
   }
 
   RowMeta* meta() { return reinterpret_cast<RowMeta*>(meta_.data()); }
@@ -357,11 +373,11 @@ class TableShard {
   }
 
   // Evicts the lowest-ranked rows (row_meta.h) once the shard holds more
-  // than its capacity: down to capacity - capacity/16, so that the O(rows)
+  // than its capacity: down to capacity - capacity/8, so that the O(rows)
   // selection amortizes to O(16) per inserted row.
   void evict_excess(std::vector<K>* dropped) {
     if (capacity_ == 0 || size_ <= capacity_) return;
-    const size_t keep = capacity_ - capacity_ / 16;
+    const size_t keep = capacity_ - capacity_ / kEvictSlack;
     const size_t excess = size_ - keep;
     // Two passes over plain integers: the excess-th smallest packed score
     // (row_meta.h) is the threshold; rows below it go, and only the rows

@@ -29,7 +29,7 @@ namespace {
 
 struct EvictionCase {
   EvictPolicy policy;
-  int64_t capacity;  // < 16: exact; >= 16: evicts down to capacity*15/16
+  int64_t capacity;  // < 8: exact; >= 8: evicts down to capacity*7/8
   int64_t ttl;
   bool string_keys;
 };
