@@ -48,6 +48,8 @@ import tensorflow as tf  # pylint: disable=wrong-import-position
 from tensorflow_recommenders_addons import dynamic_embedding as de  # pylint: disable=wrong-import-position
 from tensorflow_recommenders_addons.dynamic_embedding.tables import cuckoo_hashtable as _ch  # pylint: disable=wrong-import-position
 
+from hash_table import machine  # pylint: disable=wrong-import-position,wrong-import-order
+
 CASES = ("off", "track", "lru", "lfu", "ttl", "custom", "admit")
 BOUNDED = ("lru", "lfu", "ttl", "custom", "admit")  # the ones with a capacity
 OPS = ("insert", "lookup")
@@ -193,17 +195,6 @@ def bench(args):
                for k in data[0])
     facts[case]["hit_rate"] = hits / args.stream
   return times, facts, data[3]
-
-
-def machine():
-  model = "unknown CPU"
-  try:
-    with open("/proc/cpuinfo") as f:
-      model = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
-  except (OSError, StopIteration):
-    pass
-  return {"nproc": os.cpu_count(), "cpu": model, "tf": tf.__version__,
-          "numpy": np.__version__}
 
 
 def parse_args(argv):

@@ -262,52 +262,42 @@ absl::Status OutputDropped(OpKernelContext* ctx,
   return absl::OkStatus();
 }
 
-// Insert (insert-or-assign): inputs (table, keys, values, scores), where
-// scores is empty or keys.shape int64 (custom eviction policy); output the
-// keys a bounded table refused or evicted.
-template <typename TK>
-class InsertOp : public OpKernel {
+// Insert (insert-or-assign) and Accum: inputs (table, keys, rows, extra),
+// where extra is the scores for Insert (empty, or keys.shape int64 for the
+// custom eviction policy) and the exists mask for Accum; output the keys a
+// bounded table refused or evicted.
+template <typename TK, bool kAccum>
+class WriteOp : public OpKernel {
  public:
   using OpKernel::OpKernel;
   void Compute(OpKernelContext* ctx) override {
     core::RefCountPtr<TableResource> table;
-    OP_REQUIRES_OK(ctx, TableWithRows<TK>(ctx, "values", &table));
+    OP_REQUIRES_OK(ctx, TableWithRows<TK>(
+                            ctx, kAccum ? "values_or_deltas" : "values", &table));
     const Tensor& keys = ctx->input(1);
-    const Tensor& scores = ctx->input(3);
+    const Tensor& extra = ctx->input(3);
     // An empty scores vector means "no scores".
-    const bool scored = scores.NumElements() > 0;
-    if (scored) {
-      OP_REQUIRES_OK(ctx, CheckShape("scores", scores, keys.shape(),
-                                     "keys.shape (or empty)"));
+    const bool has_extra = kAccum || extra.NumElements() > 0;
+    if (has_extra) {
+      OP_REQUIRES_OK(ctx, CheckShape(kAccum ? "exists" : "scores", extra,
+                                     keys.shape(),
+                                     kAccum ? "keys.shape" : "keys.shape (or empty)"));
     }
     const KeyArgs<TK> args(keys);
+    const char* rows = ctx->input(2).tensor_data().data();
+    CoreTable<TK>* t = table->typed<TK>();
     std::vector<KeyStorage<TK>> dropped;
-    OP_REQUIRES_OK(ctx, ToTfStatus(table->typed<TK>()->insert(
-        args.data(), keys.NumElements(), ctx->input(2).tensor_data().data(),
-        scored ? scores.flat<int64_t>().data() : nullptr, &dropped,
-        MakeParallelFor(ctx))));
-    OP_REQUIRES_OK(ctx, OutputDropped<TK>(ctx, dropped));
-  }
-};
-
-template <typename TK>
-class AccumOp : public OpKernel {
- public:
-  using OpKernel::OpKernel;
-  void Compute(OpKernelContext* ctx) override {
-    core::RefCountPtr<TableResource> table;
-    OP_REQUIRES_OK(ctx, TableWithRows<TK>(ctx, "values_or_deltas", &table));
-    const Tensor& keys = ctx->input(1);
-    const Tensor& values = ctx->input(2);
-    const Tensor& exists = ctx->input(3);
-    OP_REQUIRES_OK(ctx, CheckShape("exists", exists, keys.shape(), "keys.shape"));
-    const KeyArgs<TK> args(keys);
-    std::vector<KeyStorage<TK>> dropped;
-    OP_REQUIRES_OK(ctx, ToTfStatus(table->typed<TK>()->accum(
-                            args.data(), keys.NumElements(),
-                            values.tensor_data().data(),
-                            exists.flat<bool>().data(), &dropped,
-                            MakeParallelFor(ctx))));
+    tc::Status status;
+    if constexpr (kAccum) {
+      status = t->accum(args.data(), keys.NumElements(), rows,
+                        extra.flat<bool>().data(), &dropped,
+                        MakeParallelFor(ctx));
+    } else {
+      status = t->insert(args.data(), keys.NumElements(), rows,
+                         has_extra ? extra.flat<int64_t>().data() : nullptr,
+                         &dropped, MakeParallelFor(ctx));
+    }
+    OP_REQUIRES_OK(ctx, ToTfStatus(status));
     OP_REQUIRES_OK(ctx, OutputDropped<TK>(ctx, dropped));
   }
 };
@@ -394,9 +384,9 @@ REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableSize").Device(DEVICE_CPU), Siz
   TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableFindWithExists", "Tin", "Tout",  \
                           K, V, FindOp<K, true>)                                \
   TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableInsert", "Tin", "Tout", K, V,    \
-                          InsertOp<K>)                                          \
+                          WriteOp<K, false>)                                    \
   TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableAccum", "key_dtype",             \
-                          "value_dtype", K, V, AccumOp<K>)                      \
+                          "value_dtype", K, V, WriteOp<K, true>)                \
   TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableRemove", "Tin", "Tout", K, V,    \
                           RemoveOp<K>)                                          \
   TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableExport", "Tkeys", "Tvalues", K,  \

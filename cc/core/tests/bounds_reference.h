@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "cc/core/cpu_hash_table.h"
+#include "cc/core/tests/test_util.h"
 
 namespace tfra {
 namespace core {
@@ -30,29 +31,9 @@ namespace bounds_testing {
 
 constexpr int64_t kDim = 2;
 
-inline int Scale() {
-  const char* s = std::getenv("TFRA_TEST_SCALE");
-  return s == nullptr ? 1 : std::max(1, std::atoi(s));
-}
-
-inline void AddFloat(char* dst, const char* src, int64_t dim) {
-  float* d = reinterpret_cast<float*>(dst);
-  const float* s = reinterpret_cast<const float*>(src);
-  for (int64_t i = 0; i < dim; ++i) d[i] += s[i];
-}
-
-// A ParallelFor backed by std::thread, splitting [0, total) in `threads`.
-inline ParallelFor ThreadsPF(int threads) {
-  return [threads](int64_t total, int64_t,
-                   const std::function<void(int64_t, int64_t)>& fn) {
-    std::vector<std::thread> ts;
-    const int64_t step = (total + threads - 1) / threads;
-    for (int64_t b = 0; b < total; b += step) {
-      ts.emplace_back(fn, b, std::min(total, b + step));
-    }
-    for (auto& t : ts) t.join();
-  };
-}
+using testing_util::AddFloat;
+using testing_util::Scale;
+using testing_util::ThreadsPF;
 
 // Key number -> key: int64 keys of both signs; string keys with a NUL byte.
 template <typename K> K Key(int64_t id);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cc/core/cpu_hash_table.h"
+#include "cc/core/tests/test_util.h"
 #include "cc/core/crc32c.h"
 #include "cc/core/kv_file.h"
 #include "cc/core/unique.h"
@@ -21,29 +22,9 @@ namespace tfra {
 namespace core {
 namespace {
 
-int Scale() {
-  const char* s = std::getenv("TFRA_TEST_SCALE");
-  return s == nullptr ? 1 : std::max(1, std::atoi(s));
-}
-
-void AddFloat(char* dst, const char* src, int64_t dim) {
-  float* d = reinterpret_cast<float*>(dst);
-  const float* s = reinterpret_cast<const float*>(src);
-  for (int64_t i = 0; i < dim; ++i) d[i] += s[i];
-}
-
-// A ParallelFor backed by std::thread, splitting [0, total) in `threads`.
-ParallelFor ThreadsPF(int threads) {
-  return [threads](int64_t total, int64_t,
-                   const std::function<void(int64_t, int64_t)>& fn) {
-    std::vector<std::thread> ts;
-    const int64_t step = (total + threads - 1) / threads;
-    for (int64_t b = 0; b < total; b += step) {
-      ts.emplace_back(fn, b, std::min(total, b + step));
-    }
-    for (auto& t : ts) t.join();
-  };
-}
+using testing_util::AddFloat;
+using testing_util::Scale;
+using testing_util::ThreadsPF;
 
 template <typename K>
 std::unique_ptr<CpuHashTable<K>> MakeTable(int64_t dim, int shards = 8,

@@ -11,22 +11,13 @@ and slots, runs the optimizer's own `update_step` and writes both back
 import tensorflow as tf
 
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import buffers
-from tensorflow_recommenders_addons.dynamic_embedding.optimizers import tf_keras_optimizer
+from tensorflow_recommenders_addons.dynamic_embedding.optimizers import settings
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 from tensorflow_recommenders_addons.dynamic_embedding.trainable import TrainableWrapper
 
 
-class Keras3Mixin:
+class Keras3Mixin(settings.SettingsMixin):
   """Dynamic-embedding behaviour mixed in front of a Keras 3 optimizer."""
-
-  def __init__(self, *args, bp_v2=False, synchronous=False, **kwargs):
-    super().__init__(*args, **kwargs)
-    init_state(self, bp_v2, synchronous)
-
-  def get_config(self):
-    config = super().get_config()
-    config.update(bp_v2=self._de_bp_v2, synchronous=self._de_synchronous)
-    return config
 
   def build(self, variables):
     if self.built:
@@ -77,16 +68,10 @@ class Keras3Mixin:
                                                      learning_rate))
 
 
-def init_state(optimizer, bp_v2, synchronous):
-  """Sets the dynamic-embedding settings of a Keras 3 optimizer; gives it a
-  slot registry unless it has one."""
-  tf_keras_optimizer.init_state(optimizer, bp_v2, synchronous)
-
-
 def _allreduce_dense(grads, variables):
   """Sums the gradients of ordinary variables over Horovod workers; buffer
   gradients stay local (each worker writes its own rows)."""
-  hvd = tf_keras_optimizer.horovod()
+  hvd = settings.horovod()
   return [grad if grad is None or buffers.buffer_of(var) is not None
           else hvd.allreduce(grad, op=hvd.Sum)
           for grad, var in zip(grads, variables)]

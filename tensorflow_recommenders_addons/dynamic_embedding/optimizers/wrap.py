@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import keras3_optimizer
+from tensorflow_recommenders_addons.dynamic_embedding.optimizers import settings
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import tf_keras_optimizer
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 
@@ -124,10 +125,7 @@ def DynamicEmbeddingOptimizer(self, bp_v2=False, synchronous=False, **kwargs):  
   cls = _subclass(type(optimizer))
   if type(optimizer) is not cls:
     optimizer.__class__ = cls
-  if issubclass(cls, keras3_optimizer.Keras3Mixin):
-    keras3_optimizer.init_state(optimizer, bp_v2, synchronous)
-  else:
-    tf_keras_optimizer.init_state(optimizer, bp_v2, synchronous)
+  settings.init_state(optimizer, bp_v2, synchronous)
   return optimizer
 
 
