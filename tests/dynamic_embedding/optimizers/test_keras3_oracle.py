@@ -23,6 +23,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import CPU_DEVICES
+import optimizer_configs
 from test_optimizer_oracle import assert_close
 from tensorflow_recommenders_addons import dynamic_embedding as de
 from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import keras3 as layers
@@ -33,28 +34,7 @@ STEPS = 20
 INITIALIZER = [0.1, -0.2, 0.3, 0.05]   # the row of ids not in the table
 STORED = list(range(0, VOCAB, 2))       # ids in the table before training
 
-OPTIMIZERS = {
-    "sgd": lambda: keras.optimizers.SGD(0.05),
-    "sgd_momentum": lambda: keras.optimizers.SGD(0.05, momentum=0.9),
-    "sgd_nesterov": lambda: keras.optimizers.SGD(0.05, momentum=0.9,
-                                                 nesterov=True),
-    "adagrad": lambda: keras.optimizers.Adagrad(
-        0.1, initial_accumulator_value=0.2),
-    "adam": lambda: keras.optimizers.Adam(0.02),
-    "adam_amsgrad": lambda: keras.optimizers.Adam(0.02, amsgrad=True),
-    "adamw": lambda: keras.optimizers.AdamW(0.02, weight_decay=0.05),
-    "adamax": lambda: keras.optimizers.Adamax(0.02),
-    "nadam": lambda: keras.optimizers.Nadam(0.02),
-    "rmsprop": lambda: keras.optimizers.RMSprop(0.01),
-    "rmsprop_momentum": lambda: keras.optimizers.RMSprop(0.01, momentum=0.5),
-    "rmsprop_centered": lambda: keras.optimizers.RMSprop(0.01, centered=True),
-    "ftrl": lambda: keras.optimizers.Ftrl(
-        0.1, l1_regularization_strength=0.01,
-        l2_regularization_strength=0.02,
-        l2_shrinkage_regularization_strength=0.01, beta=0.1),
-    "lion": lambda: keras.optimizers.Lion(0.003),
-    "adadelta": lambda: keras.optimizers.Adadelta(1.0),
-}
+OPTIMIZERS = optimizer_configs.optimizers(keras)
 
 
 # ---------------------------------------------------------------- data

@@ -20,6 +20,7 @@ import tensorflow as tf
 import tf_keras
 
 from conftest import CPU_DEVICES
+import optimizer_configs
 from tensorflow_recommenders_addons import dynamic_embedding as de
 
 DIM = 4
@@ -27,30 +28,7 @@ STEPS = 20
 IDS = [[3, 1, 3, 7], [7, 7, 2, 1], [3, 9, 9, 9]]   # duplicates on purpose
 VOCAB = 10
 
-OPTIMIZERS = {
-    "sgd": lambda: tf_keras.optimizers.SGD(0.05),
-    "sgd_momentum": lambda: tf_keras.optimizers.SGD(0.05, momentum=0.9),
-    "sgd_nesterov": lambda: tf_keras.optimizers.SGD(0.05, momentum=0.9,
-                                                    nesterov=True),
-    "adagrad": lambda: tf_keras.optimizers.Adagrad(
-        0.1, initial_accumulator_value=0.2),
-    "adam": lambda: tf_keras.optimizers.Adam(0.02),
-    "adam_amsgrad": lambda: tf_keras.optimizers.Adam(0.02, amsgrad=True),
-    "adamw": lambda: tf_keras.optimizers.AdamW(0.02, weight_decay=0.05),
-    "adamax": lambda: tf_keras.optimizers.Adamax(0.02),
-    "nadam": lambda: tf_keras.optimizers.Nadam(0.02),
-    "rmsprop": lambda: tf_keras.optimizers.RMSprop(0.01),
-    "rmsprop_momentum": lambda: tf_keras.optimizers.RMSprop(0.01,
-                                                            momentum=0.5),
-    "rmsprop_centered": lambda: tf_keras.optimizers.RMSprop(0.01,
-                                                            centered=True),
-    "ftrl": lambda: tf_keras.optimizers.Ftrl(
-        0.1, l1_regularization_strength=0.01,
-        l2_regularization_strength=0.02,
-        l2_shrinkage_regularization_strength=0.01, beta=0.1),
-    "adadelta": lambda: tf_keras.optimizers.Adadelta(1.0),
-    "lion": lambda: tf_keras.optimizers.Lion(0.003),
-}
+OPTIMIZERS = optimizer_configs.optimizers(tf_keras)
 
 
 def assert_close(actual, desired, err_msg=""):
