@@ -96,6 +96,63 @@ inline int64_t PackedScore(const RowMeta& m, EvictPolicy policy) {
   return PrimaryScore(m, policy);
 }
 
+// A row's place in the eviction order, for the selection below.
+struct EvictRank {
+  int64_t packed;
+  uint64_t version;
+  uint32_t row;
+};
+
+// Buffers of SelectVictims, kept by the caller across calls so that an
+// eviction allocates nothing; `picked` holds the result.
+struct EvictScratch {
+  std::vector<int64_t> scores;
+  std::vector<EvictRank> picked, ties;
+  size_t bytes() const {
+    return scores.capacity() * sizeof(int64_t) +
+           (picked.capacity() + ties.capacity()) * sizeof(EvictRank);
+  }
+};
+
+// The `excess` (>= 1) first rows in eviction order among rows [0, n), into
+// scratch->picked in that order. Two passes over plain integers: the
+// excess-th smallest packed score is the threshold; rows below it go, and
+// only the rows tied with it are ordered by (version, key) to fill the
+// rest. key_less(a, b) compares the keys of rows a and b. O(n).
+template <typename KeyLess>
+void SelectVictims(const RowMeta* m, size_t n, size_t excess,
+                   EvictPolicy policy, KeyLess key_less,
+                   EvictScratch* scratch) {
+  std::vector<int64_t>& scores = scratch->scores;
+  scores.resize(n);
+  for (size_t r = 0; r < n; ++r) scores[r] = PackedScore(m[r], policy);
+  std::nth_element(scores.begin(), scores.begin() + (excess - 1),
+                   scores.end());
+  const int64_t threshold = scores[excess - 1];
+  std::vector<EvictRank>& picked = scratch->picked;
+  std::vector<EvictRank>& ties = scratch->ties;
+  picked.clear();
+  ties.clear();
+  for (size_t r = 0; r < n; ++r) {
+    const int64_t p = PackedScore(m[r], policy);
+    if (p <= threshold) {
+      (p < threshold ? picked : ties)
+          .push_back(EvictRank{p, m[r].version, static_cast<uint32_t>(r)});
+    }
+  }
+  auto first = [&key_less](const EvictRank& a, const EvictRank& b) {
+    if (a.packed != b.packed) return a.packed < b.packed;
+    if (a.version != b.version) return a.version < b.version;
+    return key_less(a.row, b.row);
+  };
+  const size_t from_ties = excess - picked.size();
+  if (from_ties < ties.size()) {
+    std::nth_element(ties.begin(), ties.begin() + from_ties, ties.end(), first);
+  }
+  picked.insert(picked.end(), ties.begin(), ties.begin() + from_ties);
+  std::sort(picked.begin(), picked.end(), first);
+}
+
 // Count-min sketch of key sightings for admission: kDepth rows of `width`
 // saturating 8-bit counters, conservative update (only the row minima are
 // raised), and aging: after 10 * width sightings every counter is halved,

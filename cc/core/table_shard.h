@@ -85,8 +85,7 @@ class TableShard {
   size_t allocated_bytes() const {
     return index_.allocated_bytes() + keys_.allocated_bytes() +
            values_.capacity() + meta_.capacity() + sketch_.counts().size() +
-           (ranks_.capacity() + ties_.capacity()) * sizeof(Rank) +
-           scores_.capacity() * sizeof(int64_t);
+           evict_scratch_.bytes();
   }
 
   // Pre-sizes rows and index for `rows` entries (the table's init_size).
@@ -280,9 +279,7 @@ class TableShard {
     keys_.reset();
     values_.reset();
     meta_.reset();
-    std::vector<Rank>().swap(ranks_);
-    std::vector<Rank>().swap(ties_);
-    std::vector<int64_t>().swap(scores_);
+    evict_scratch_ = EvictScratch();
     size_ = 0;
     shrink_mark_ = 0;
   }
@@ -378,43 +375,13 @@ class TableShard {
   void evict_excess(std::vector<K>* dropped) {
     if (capacity_ == 0 || size_ <= capacity_) return;
     const size_t keep = capacity_ - capacity_ / kEvictSlack;
-    const size_t excess = size_ - keep;
-    // Two passes over plain integers: the excess-th smallest packed score
-    // (row_meta.h) is the threshold; rows below it go, and only the rows
-    // tied with it are ordered by (version, key) to fill the rest.
-    const RowMeta* m = meta();
-    const EvictPolicy policy = bounds_->policy;
-    scores_.resize(size_);
-    for (size_t r = 0; r < size_; ++r) scores_[r] = PackedScore(m[r], policy);
-    std::nth_element(scores_.begin(), scores_.begin() + (excess - 1),
-                     scores_.end());
-    const int64_t threshold = scores_[excess - 1];
-    ranks_.clear();
-    std::vector<K> victims;
-    victims.reserve(excess);
-    for (size_t r = 0; r < size_; ++r) {
-      const int64_t p = PackedScore(m[r], policy);
-      if (p < threshold) {
-        ranks_.push_back(Rank{p, m[r].version, static_cast<uint32_t>(r)});
-      } else if (p == threshold) {
-        ties_.push_back(Rank{p, m[r].version, static_cast<uint32_t>(r)});
-      }
-    }
     const K* ks = keys_.data();
-    auto first = [ks](const Rank& a, const Rank& b) {
-      if (a.primary != b.primary) return a.primary < b.primary;
-      if (a.version != b.version) return a.version < b.version;
-      return Arg(ks[a.row]) < Arg(ks[b.row]);
-    };
-    const size_t from_ties = excess - ranks_.size();
-    if (from_ties < ties_.size()) {
-      std::nth_element(ties_.begin(), ties_.begin() + from_ties, ties_.end(),
-                       first);
-    }
-    ranks_.insert(ranks_.end(), ties_.begin(), ties_.begin() + from_ties);
-    ties_.clear();
-    std::sort(ranks_.begin(), ranks_.end(), first);
-    for (const Rank& r : ranks_) victims.push_back(ks[r.row]);
+    SelectVictims(meta(), size_, size_ - keep, bounds_->policy,
+                  [ks](uint32_t a, uint32_t b) { return Arg(ks[a]) < Arg(ks[b]); },
+                  &evict_scratch_);
+    std::vector<K> victims;
+    victims.reserve(evict_scratch_.picked.size());
+    for (const EvictRank& r : evict_scratch_.picked) victims.push_back(ks[r.row]);
     drop(victims, dropped);
   }
 
@@ -497,14 +464,7 @@ class TableShard {
   size_t capacity_;            // rows; 0 = unbounded
   GrowableBuffer meta_;        // RowMeta per row (tracking tables)
   CountMinSketch sketch_;      // admission counts (admit_after > 1)
-  // Scratch of evict_excess, kept to avoid an allocation per eviction.
-  struct Rank {
-    int64_t primary;
-    uint64_t version;
-    uint32_t row;
-  };
-  std::vector<Rank> ranks_, ties_;
-  std::vector<int64_t> scores_;
+  EvictScratch evict_scratch_;  // reused by evict_excess
   size_t size_ = 0;
   size_t shrink_mark_ = 0;  // high-water mark since the last tail release
 };

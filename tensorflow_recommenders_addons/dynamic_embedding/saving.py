@@ -30,6 +30,7 @@ import zlib
 import tensorflow as tf
 
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
+from tensorflow_recommenders_addons.dynamic_embedding.tables.cuckoo_hashtable import DEFAULT_BUFFER_SIZE
 from tensorflow_recommenders_addons.dynamic_embedding.tables.cuckoo_hashtable import CuckooHashTable
 
 _SUFFIX = ".tfrakv"
@@ -110,7 +111,60 @@ def load(var, dirpath, proc_size, proc_rank, buffer_size):
 
 
 class VariableSaving:
-  """Checkpoint and SavedModel protocol of `de.Variable` (see module doc)."""
+  """Checkpoint and SavedModel protocol and file saves of `de.Variable`
+  (see module doc)."""
+
+  # Files ------------------------------------------------------------------
+
+  def file_name(self, idx):
+    """File name (no extension) of shard `idx` in `save_to_file_system`."""
+    return shard_file_name(self, idx)
+
+  def save_to_file_system(self, dirpath, proc_size=1, proc_rank=0,
+                          buffer_size=DEFAULT_BUFFER_SIZE):
+    """Streams every shard to `dirpath`, one atomically written file each.
+
+    Args:
+      dirpath: Directory (created if missing).
+      proc_size: Number of processes saving the same variable.
+      proc_rank: This process's rank; part of the file names when
+        `proc_size` > 1 so processes do not overwrite each other.
+      buffer_size: Write buffer in bytes.
+
+    Example:
+      >>> import tempfile
+      >>> from tensorflow_recommenders_addons import dynamic_embedding as de
+      >>> d = tempfile.mkdtemp()
+      >>> var = de.Variable(dim=1, name="emb")
+      >>> var.upsert([1], [[1.0]])
+      >>> var.save_to_file_system(d)
+      >>> fresh = de.Variable(dim=1, name="emb")
+      >>> fresh.load_from_file_system(d)
+      >>> fresh.lookup([1]).numpy().tolist()
+      [[1.0]]
+    """
+    return save(self, dirpath, proc_size, proc_rank, buffer_size)
+
+  def load_from_file_system(self, dirpath, proc_size=1, proc_rank=0,
+                            buffer_size=DEFAULT_BUFFER_SIZE):
+    """Inserts the rows that `save_to_file_system` wrote for this variable.
+
+    Files written with another shard or process count are re-routed
+    through this variable's partitioner.
+
+    Args:
+      dirpath: Directory holding the files.
+      proc_size: Number of processes that load the variable.
+      proc_rank: This process's rank; with `proc_size` > 1 only the keys
+        this rank owns (shard `k mod proc_size == proc_rank` of the saved
+        files) are loaded.
+      buffer_size: Read buffer in bytes.
+
+    Raises:
+      tf.errors.NotFoundError: no file of this variable in `dirpath`.
+      tf.errors.DataLossError: a corrupt file (nothing is loaded).
+    """
+    return load(self, dirpath, proc_size, proc_rank, buffer_size)
 
   def _trackable_children(self, save_type="checkpoint", **kwargs):
     """Checkpoints see no table children: the variable saves every shard's
