@@ -287,7 +287,7 @@ class RefTable {
     return n >= b_.admit_after;
   }
 
-  // Over capacity: evict down to capacity - capacity/8, lowest primary
+  // Over capacity: evict down to capacity - capacity/4, lowest primary
   // score first, then older version, then smaller key.
   void Evict(std::vector<K>* dropped) {
     const size_t cap = static_cast<size_t>(b_.max_capacity);
@@ -301,7 +301,7 @@ class RefTable {
       order.emplace_back(primary, r.version, key);
     }
     std::sort(order.begin(), order.end());
-    const size_t excess = rows.size() - (cap - cap / 8);
+    const size_t excess = rows.size() - (cap - cap / 4);
     for (size_t i = 0; i < excess; ++i) {
       dropped->push_back(std::get<2>(order[i]));
       rows.erase(std::get<2>(order[i]));

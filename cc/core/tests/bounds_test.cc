@@ -29,7 +29,7 @@ namespace {
 
 struct EvictionCase {
   EvictPolicy policy;
-  int64_t capacity;  // < 8: exact; >= 8: evicts down to capacity*7/8
+  int64_t capacity;  // < 4: exact; >= 4: evicts down to capacity*3/4
   int64_t ttl;
   bool string_keys;
 };

@@ -52,8 +52,10 @@ class CuckooHashTableConfig:
   * `max_capacity`: after each write the table evicts by `evict_strategy`
     down to the capacity (per shard: rows are split over the locked shards,
     whose shares add up to `max_capacity`, and a shard that overflows
-    evicts down to 7/8 of its share, so the O(rows) selection pass runs
-    once per 1/8 of its capacity; a table has at most `max_capacity`
+    evicts down to 3/4 of its share, so the O(rows) selection pass runs
+    once per 1/4 of its capacity (the table holds between 3/4 of
+    `max_capacity` and all of it once full); a table has at most
+    `max_capacity`
     shards).
   * `ttl`: rows not written for more than `ttl` steps read as missing and
     are swept away every `ttl/4` steps.

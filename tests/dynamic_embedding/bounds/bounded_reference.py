@@ -6,7 +6,7 @@ Per write call the clock advances by one; each occurrence of a key in the
 call, in order, writes its row (a new key counts one admission sighting and
 needs `admit_after` of them; an existing key gets version = clock, freq + 1,
 score); after the call a table above `capacity` evicts its lowest-ranked
-rows down to `capacity - capacity // 8`, ranked by (primary score, version,
+rows down to `capacity - capacity // 4`, ranked by (primary score, version,
 key) with primary = version (lru, ttl), freq (lfu) or score (custom). Rows
 not written for more than `ttl` steps read as absent and are replaced, not
 updated, by a write; sweeps every max(1, ttl // 4) steps remove them.
@@ -70,7 +70,7 @@ class BoundedReference:
   def _evict(self):
     if not self.capacity or len(self.rows) <= self.capacity:
       return []
-    keep = self.capacity - self.capacity // 8
+    keep = self.capacity - self.capacity // 4
     victims = sorted(self.rows, key=self._rank)[:len(self.rows) - keep]
     for key in victims:
       del self.rows[key]
