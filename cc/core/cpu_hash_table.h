@@ -124,10 +124,9 @@ class CpuHashTable final : public TableInterface<K> {
   Status insert(const Arg* keys, size_t n, const char* values,
                 const int64_t* scores, std::vector<K>* dropped,
                 const ParallelFor& pf) override {
-    const uint64_t now = clock_.fetch_add(1) + 1;
-    return write(keys, n, pf, now, dropped,
+    return write(keys, n, pf, dropped,
                  [&](TableShard<K>& t, const uint64_t* hashes,
-                     const uint32_t* order, size_t count,
+                     const uint32_t* order, size_t count, uint64_t now,
                      std::vector<K>* shard_dropped) {
                    return t.insert_batch(keys, hashes, order, count, values,
                                          scores, now, shard_dropped);
@@ -137,10 +136,9 @@ class CpuHashTable final : public TableInterface<K> {
   Status accum(const Arg* keys, size_t n, const char* values,
                const bool* exists, std::vector<K>* dropped,
                const ParallelFor& pf) override {
-    const uint64_t now = clock_.fetch_add(1) + 1;
-    return write(keys, n, pf, now, dropped,
+    return write(keys, n, pf, dropped,
                  [&](TableShard<K>& t, const uint64_t* hashes,
-                     const uint32_t* order, size_t count,
+                     const uint32_t* order, size_t count, uint64_t now,
                      std::vector<K>* shard_dropped) {
                    return t.accum_batch(keys, hashes, order, count, values,
                                         exists, accum_, now, shard_dropped);
@@ -347,19 +345,20 @@ class CpuHashTable final : public TableInterface<K> {
     return bounds_.ttl > 0 ? std::max<uint64_t>(1, bounds_.ttl / 4) : 0;
   }
 
-  // A mutation under the bounds: fn(shard, hashes, order, count, dropped)
-  // per shard, then the dropped keys in shard order and, when due, a sweep
-  // of expired rows.
+  // A write call: advances the clock to `now`, runs fn(shard, hashes,
+  // order, count, now, dropped) per shard, then appends the dropped keys in
+  // shard order and, when due, sweeps expired rows.
   template <typename Fn>
-  Status write(const Arg* keys, size_t n, const ParallelFor& pf, uint64_t now,
+  Status write(const Arg* keys, size_t n, const ParallelFor& pf,
                std::vector<K>* dropped, Fn&& fn) {
+    const uint64_t now = clock_.fetch_add(1) + 1;
     const bool tracking = bounds_.tracking();
     std::vector<std::vector<K>> per_shard(tracking ? shards_.size() : 0);
     Status st = for_each_shard<true>(
         keys, n, pf, 200,
         [&](size_t s, TableShard<K>& t, const uint64_t* hashes,
             const uint32_t* order, size_t count) {
-          return fn(t, hashes, order, count,
+          return fn(t, hashes, order, count, now,
                     tracking ? &per_shard[s] : nullptr);
         });
     if (tracking && dropped != nullptr) {

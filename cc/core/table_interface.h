@@ -44,6 +44,12 @@ class TableBase {
   // may be lower because untouched pages are not committed).
   virtual size_t allocated_bytes() const = 0;
   virtual void clear() = 0;
+  // The admission sketch (row_meta.h) as kDepth x width counts summed over
+  // shards (empty without admission), and its inverse, which gives every
+  // shard the sums. Independent of the key type.
+  virtual Status export_sketch(std::vector<int32_t>* sums,
+                               size_t* width) const = 0;
+  virtual Status import_sketch(const int32_t* sums, size_t width) = 0;
 };
 
 template <typename K>
@@ -107,11 +113,7 @@ class TableInterface : public TableBase {
   // export_snapshot with each row's metadata (null for a plain table).
   virtual Status export_with_meta(const std::function<Status(size_t)>& on_total,
                                   const MetaChunkFn& on_chunk) const = 0;
-  // The admission sketch as kDepth x width counts summed over shards (empty
-  // without admission), and its inverse, which gives every shard the sums.
-  virtual Status export_sketch(std::vector<int32_t>* sums,
-                               size_t* width) const = 0;
-  virtual Status import_sketch(const int32_t* sums, size_t width) = 0;
+
 };
 
 }  // namespace core

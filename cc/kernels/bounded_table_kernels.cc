@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cc/core/row_meta.h"
+#include "cc/kernels/row_outputs.h"
 #include "cc/kernels/table_resource.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/register_types.h"
@@ -15,62 +16,37 @@ namespace {
 
 namespace tc = ::tfra::core;
 
-// Rows selected by `keep(meta)` (all rows when null) with their metadata:
-// collected under the table's snapshot, then written to outputs keys,
-// values and `columns` [n] int64 vectors (version, freq, score: the first
-// `columns.size()` of them), and the clock as the last output.
+// Exports every row, or the rows selected by `keep(meta)` (collected first,
+// since their count is known only at the end), then the clock.
 template <typename TK>
 absl::Status ExportRows(OpKernelContext* ctx, TableResource* table,
                         int num_columns,
-                        const std::function<bool(const tc::RowMeta*)>& keep) {
-  CoreTable<TK>* t = table->typed<TK>();
+                        const std::function<bool(const tc::RowMeta&)>& keep) {
+  RowOutputs<TK> out(ctx, table, num_columns);
+  if (!keep) {
+    TF_RETURN_IF_ERROR(ExportAllRows<TK>(table, &out));
+    return out.Finish();
+  }
   const size_t row_bytes = table->base()->row_bytes();
   std::vector<KeyStorage<TK>> keys;
   std::vector<char> values;
   std::vector<tc::RowMeta> metas;
-  auto on_total = [&](size_t total) {
-    if (!keep) {
-      keys.reserve(total);
-      values.reserve(total * row_bytes);
-      metas.reserve(total);
-    }
-    return tc::Status::OK();
-  };
-  auto on_chunk = [&](const KeyStorage<TK>* k, const char* v,
-                      const tc::RowMeta* m, size_t count) {
-    for (size_t i = 0; i < count; ++i) {
-      const tc::RowMeta meta = m != nullptr ? m[i] : tc::RowMeta{0, 0, 0, 0};
-      if (keep && !keep(&meta)) continue;
-      keys.push_back(k[i]);
-      values.insert(values.end(), v + i * row_bytes, v + (i + 1) * row_bytes);
-      metas.push_back(meta);
-    }
-    return tc::Status::OK();
-  };
-  TF_RETURN_IF_ERROR(ToTfStatus(t->export_with_meta(on_total, on_chunk)));
-  const int64_t n = static_cast<int64_t>(keys.size());
-  Tensor* out;
-  TF_RETURN_IF_ERROR(ctx->allocate_output(0, TensorShape({n}), &out));
-  CopyKeys<TK>(keys.data(), keys.size(), out->flat<TK>().data());
-  TF_RETURN_IF_ERROR(
-      ctx->allocate_output(1, TensorShape({n, table->dim()}), &out));
-  if (n > 0) {
-    std::memcpy(const_cast<char*>(out->tensor_data().data()), values.data(),
-                values.size());
-  }
-  for (int c = 0; c < num_columns; ++c) {
-    TF_RETURN_IF_ERROR(ctx->allocate_output(2 + c, TensorShape({n}), &out));
-    auto flat = out->flat<int64_t>();
-    for (int64_t i = 0; i < n; ++i) {
-      const tc::RowMeta& m = metas[i];
-      flat(i) = c == 0 ? static_cast<int64_t>(m.version)
-                       : (c == 1 ? static_cast<int64_t>(m.freq) : m.score);
-    }
-  }
-  TF_RETURN_IF_ERROR(
-      ctx->allocate_output(2 + num_columns, TensorShape({}), &out));
-  out->scalar<int64_t>()() = static_cast<int64_t>(t->clock());
-  return absl::OkStatus();
+  TF_RETURN_IF_ERROR(ToTfStatus(table->typed<TK>()->export_with_meta(
+      [](size_t) { return tc::Status::OK(); },
+      [&](const KeyStorage<TK>* k, const char* v, const tc::RowMeta* m,
+          size_t count) {
+        for (size_t i = 0; i < count; ++i) {
+          const tc::RowMeta meta = m != nullptr ? m[i] : tc::RowMeta{0, 0, 0, 0};
+          if (!keep(meta)) continue;
+          keys.push_back(k[i]);
+          values.insert(values.end(), v + i * row_bytes, v + (i + 1) * row_bytes);
+          metas.push_back(meta);
+        }
+        return tc::Status::OK();
+      })));
+  TF_RETURN_IF_ERROR(out.Allocate(static_cast<int64_t>(keys.size())));
+  out.Write(keys.data(), values.data(), metas.data(), keys.size());
+  return out.Finish();
 }
 
 template <typename TK>
@@ -102,8 +78,8 @@ class ExportDeltaOp : public OpKernel {
     const uint64_t since =
         static_cast<uint64_t>(std::max<int64_t>(ctx->input(1).scalar<int64_t>()(), 0));
     OP_REQUIRES_OK(ctx, ExportRows<TK>(ctx, table.get(), 1,
-                                       [since](const tc::RowMeta* m) {
-                                         return m->version > since;
+                                       [since](const tc::RowMeta& m) {
+                                         return m.version > since;
                                        }));
   }
 };
@@ -157,23 +133,13 @@ class ExportSketchOp : public OpKernel {
     OP_REQUIRES_OK(ctx, GetTable(ctx, DT_INVALID, &table));
     std::vector<int32_t> sums;
     size_t width = 0;
-    OP_REQUIRES_OK(ctx, ToTfStatus(ExportSketchOf(table.get(), &sums, &width)));
+    OP_REQUIRES_OK(ctx, ToTfStatus(table->base()->export_sketch(&sums, &width)));
     Tensor* out;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(
                             0, TensorShape({tc::CountMinSketch::kDepth,
                                             static_cast<int64_t>(width)}),
                             &out));
     std::copy(sums.begin(), sums.end(), out->flat<int32_t>().data());
-  }
-
- private:
-  static tc::Status ExportSketchOf(TableResource* table,
-                                   std::vector<int32_t>* sums, size_t* width) {
-    switch (table->key_dtype()) {
-      case DT_INT64: return table->typed<int64_t>()->export_sketch(sums, width);
-      case DT_INT32: return table->typed<int32>()->export_sketch(sums, width);
-      default: return table->typed<tstring>()->export_sketch(sums, width);
-    }
   }
 };
 
@@ -189,15 +155,9 @@ class ImportSketchOp : public OpKernel {
                 errors::InvalidArgument("sketch: must be [4, width], got ",
                                         sketch.shape().DebugString()));
     if (sketch.dim_size(1) == 0) return;  // saved without admission
-    const int32_t* sums = sketch.flat<int32_t>().data();
-    const size_t width = static_cast<size_t>(sketch.dim_size(1));
-    tc::Status s;
-    switch (table->key_dtype()) {
-      case DT_INT64: s = table->typed<int64_t>()->import_sketch(sums, width); break;
-      case DT_INT32: s = table->typed<int32>()->import_sketch(sums, width); break;
-      default: s = table->typed<tstring>()->import_sketch(sums, width); break;
-    }
-    OP_REQUIRES_OK(ctx, ToTfStatus(s));
+    OP_REQUIRES_OK(ctx, ToTfStatus(table->base()->import_sketch(
+                            sketch.flat<int32_t>().data(),
+                            static_cast<size_t>(sketch.dim_size(1)))));
   }
 };
 

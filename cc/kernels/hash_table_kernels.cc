@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "cc/core/cpu_hash_table.h"
+#include "cc/kernels/row_outputs.h"
 #include "cc/kernels/table_resource.h"
 #include "tensorflow/core/framework/bfloat16.h"
 #include "tensorflow/core/framework/op_kernel.h"
@@ -345,31 +346,8 @@ class ExportOp : public OpKernel {
   void Compute(OpKernelContext* ctx) override {
     core::RefCountPtr<TableResource> table;
     OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, &table));
-    const int64_t dim = table->dim();
-    const size_t row_bytes = table->base()->row_bytes();
-    Tensor* keys = nullptr;
-    Tensor* values = nullptr;
-    size_t done = 0;
-    absl::Status alloc_status;
-    auto on_total = [&](size_t total) {
-      const int64_t n = static_cast<int64_t>(total);
-      alloc_status = ctx->allocate_output(0, TensorShape({n}), &keys);
-      if (alloc_status.ok()) {
-        alloc_status = ctx->allocate_output(1, TensorShape({n, dim}), &values);
-      }
-      return alloc_status.ok() ? tc::Status::OK()
-                               : tc::ResourceExhausted("export: cannot allocate outputs");
-    };
-    auto on_chunk = [&](const KeyStorage<TK>* k, const char* v, size_t count) {
-      CopyKeys<TK>(k, count, keys->flat<TK>().data() + done);
-      std::memcpy(const_cast<char*>(values->tensor_data().data()) + done * row_bytes,
-                  v, count * row_bytes);
-      done += count;
-      return tc::Status::OK();
-    };
-    const tc::Status s = table->typed<TK>()->export_snapshot(on_total, on_chunk);
-    OP_REQUIRES_OK(ctx, alloc_status);
-    OP_REQUIRES_OK(ctx, ToTfStatus(s));
+    RowOutputs<TK> out(ctx, table.get(), /*num_columns=*/0);
+    OP_REQUIRES_OK(ctx, ExportAllRows<TK>(table.get(), &out));
   }
 };
 

@@ -162,14 +162,10 @@ class BoundedVariable:
   def _restore_meta(self, tensors):
     """Routes saved rows with their bookkeeping through the partitioner;
     every shard gets the clock and the summed sketch."""
-    clock = tensors.get("-clock", tf.constant(0, tf.int64))
-    keys = tensors["-keys"]
-    zeros = tf.zeros(tf.shape(keys)[:1], tf.int64)
-    columns = [tensors.get(name, zeros)
-               for name in ("-versions", "-freqs", "-scores")]
-    ops = [self._write("import_with_meta", keys, tensors["-values"], *columns,
-                       clock=clock)]
-    if "-sketch" in tensors and self._table_config.admit_after > 1:
+    columns = [tensors[name] for name in ("-versions", "-freqs", "-scores")]
+    ops = [self._write("import_with_meta", tensors["-keys"], tensors["-values"],
+                       *columns, clock=tensors["-clock"])]
+    if self._table_config.admit_after > 1:
       ops += self._on_each_shard(
           lambda _, table: table.import_sketch(tensors["-sketch"]))
     ops = [op for op in ops if op is not None]

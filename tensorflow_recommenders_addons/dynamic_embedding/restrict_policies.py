@@ -132,7 +132,7 @@ class TimestampRestrictPolicy(RestrictPolicy):
   """
 
   def _rank(self, versions, freqs):
-    return versions * (1 << _LOW_BITS) + tf.minimum(freqs, (1 << _LOW_BITS) - 1)
+    return _pack(versions, freqs)
 
 
 class FrequencyRestrictPolicy(RestrictPolicy):
@@ -155,8 +155,14 @@ class FrequencyRestrictPolicy(RestrictPolicy):
   """
 
   def _rank(self, versions, freqs):
-    return freqs * (1 << _LOW_BITS) + tf.minimum(versions,
-                                                 (1 << _LOW_BITS) - 1)
+    return _pack(freqs, versions)
+
+
+def _pack(primary, secondary):
+  """One int64 rank ordering by `primary`, then by `secondary` (clamped to
+  its low bits)."""
+  return primary * (1 << _LOW_BITS) + tf.minimum(secondary,
+                                                  (1 << _LOW_BITS) - 1)
 
 
 def _count(arg, value):

@@ -22,7 +22,6 @@ the same row of a dense weight with the same gradient (lazily: rows absent
 from a batch are not touched).
 """
 
-import numpy as np
 import tensorflow as tf
 
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import slots as _slots
@@ -87,8 +86,6 @@ def pair_slot(optimizer, reference, slot, name, first_row):
   whose default row is `first_row` (`[1, dim]`: the slot's initial row)."""
   entry = entry_of(optimizer, reference)
   params = entry.buffer.params
-  with tf.init_scope():  # the optimizer may be built inside a tf.function
-    first_row = np.asarray(first_row)
   table = optimizer._de_slots.table(  # pylint: disable=protected-access
       optimizer, params, name, tf.as_dtype(slot.dtype),
       _slots.default_row(name, first_row, params.dim))

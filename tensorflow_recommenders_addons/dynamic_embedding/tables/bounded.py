@@ -132,8 +132,9 @@ class BoundedTableMethods:
   def clock(self, name=None):
     """The table clock: the number of write calls so far (int64)."""
     with tf.name_scope(name or "clock"):
-      return self.export_with_meta()[5] if not self._config.bounded else \
-          self.export_delta(_NEVER)[3]
+      if self._config.bounded:
+        return self.export_delta(_NEVER)[3]  # no rows, just the clock
+      return self.export_with_meta()[5]
 
   def export_keys_and_scores(self, name=None):
     """Keys and the scores the eviction policy ranks by (lowest first
