@@ -131,19 +131,11 @@ def update(optimizer, entry, variable, run_update):
   if not _writes_tables(optimizer, entry, variable):
     return None
   params = entry.buffer.params
-  new_rows = variable.sparse_read(positions)
-  # Slots first: a bounded variable's write then removes the slot rows of
-  # the keys it refused or evicted, after the slots' own write.
-  if optimizer._de_bp_v2 or params.bp_v2:  # pylint: disable=protected-access
-    _, exists = params.lookup(ids, return_exists=True)
-    ops = [table.accum(ids, slot_rows, _rows_of(slot, positions), slot_exists)
-           for slot, table, slot_rows, slot_exists in loaded]
-    ops.append(params.accum(ids, rows, new_rows, exists))
-  else:
-    ops = [table.upsert(ids, _rows_of(slot, positions))
-           for slot, table, _, _ in loaded]
-    ops.append(params.upsert(ids, new_rows))
-  ops = [op for op in ops if op is not None]
+  ops = _slots.write_back(
+      params, ids, rows, variable.sparse_read(positions),
+      [(table, slot_rows, _rows_of(slot, positions), exists)
+       for slot, table, slot_rows, exists in loaded],
+      optimizer._de_bp_v2 or params.bp_v2)  # pylint: disable=protected-access
   return tf.group(ops) if ops else None
 
 

@@ -51,7 +51,8 @@ class Keras3Mixin(settings.SettingsMixin):
     if self._de_synchronous:
       variables = (trainable_variables if trainable_variables is not None
                    else self._trainable_variables)
-      grads = _allreduce_dense(grads, variables)
+      grads = settings.allreduce_dense(
+          grads, variables, lambda var: buffers.buffer_of(var) is not None)
     return super().apply(grads, trainable_variables)
 
   def _apply_weight_decay(self, variables):
@@ -66,12 +67,3 @@ class Keras3Mixin(settings.SettingsMixin):
         self, entry, variable,
         lambda: super(Keras3Mixin, self).update_step(gradient, variable,
                                                      learning_rate))
-
-
-def _allreduce_dense(grads, variables):
-  """Sums the gradients of ordinary variables over Horovod workers; buffer
-  gradients stay local (each worker writes its own rows)."""
-  hvd = settings.horovod()
-  return [grad if grad is None or buffers.buffer_of(var) is not None
-          else hvd.allreduce(grad, op=hvd.Sum)
-          for grad, var in zip(grads, variables)]

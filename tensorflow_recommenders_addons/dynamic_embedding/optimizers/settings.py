@@ -49,3 +49,16 @@ def horovod():
   return hvd
 
 
+
+
+def allreduce_dense(grads, variables, is_dynamic):
+  """Sums the gradients of ordinary variables over Horovod workers.
+
+  Gradients of what `is_dynamic(var)` names (lookup wrappers, row buffers)
+  stay local: each worker writes its own rows (TFRA's rule), and with bp_v2
+  the writes add up in the shared table.
+  """
+  hvd = horovod()
+  return [grad if grad is None or is_dynamic(var)
+          else hvd.allreduce(grad, op=hvd.Sum)
+          for grad, var in zip(grads, variables)]

@@ -207,17 +207,34 @@ def store(wrapper, ids, old_rows, loaded_slots, bp_v2):
   Returns:
     The write ops (empty when executing eagerly).
   """
-  params = wrapper.params
-  new_rows = wrapper.value()
-  # Slots first: a bounded variable's write then removes the slot rows of
-  # the keys it refused or evicted, after the slots' own write.
+  return write_back(
+      wrapper.params, ids, old_rows, wrapper.value(),
+      [(slot.params, rows, slot.value(), exists)
+       for slot, rows, exists in loaded_slots], bp_v2)
+
+
+def write_back(params, ids, old_rows, new_rows, slot_rows, bp_v2):
+  """Writes a step's rows of `ids` to `params` and its slot tables.
+
+  Slots first: a bounded variable's write then removes the slot rows of the
+  keys it refused or evicted, after the slots' own write.
+
+  Args:
+    params: The embedding `de.Variable`.
+    ids: The ids written.
+    old_rows, new_rows: The rows before and after the step.
+    slot_rows: [(slot table, rows before, rows after, exists before)].
+    bp_v2: Add deltas (`accum`) instead of overwriting (`upsert`).
+
+  Returns:
+    The write ops (empty when executing eagerly).
+  """
   if bp_v2:
     _, exists = params.lookup(ids, return_exists=True)
-    ops = [slot.params.accum(ids, rows, slot.value(), slot_exists)
-           for slot, rows, slot_exists in loaded_slots]
+    ops = [table.accum(ids, old, new, slot_exists)
+           for table, old, new, slot_exists in slot_rows]
     ops.append(params.accum(ids, old_rows, new_rows, exists))
   else:
-    ops = [slot.params.upsert(ids, slot.value())
-           for slot, _, _ in loaded_slots]
+    ops = [table.upsert(ids, new) for table, _, new, _ in slot_rows]
     ops.append(params.upsert(ids, new_rows))
   return [op for op in ops if op is not None]

@@ -66,7 +66,10 @@ class TfKerasMixin(settings.SettingsMixin):
   def apply_gradients(self, grads_and_vars, *args, **kwargs):
     grads_and_vars = list(grads_and_vars)
     if self._de_synchronous:
-      grads_and_vars = _allreduce_dense(grads_and_vars)
+      variables = [var for _, var in grads_and_vars]
+      grads = settings.allreduce_dense([grad for grad, _ in grads_and_vars],
+                                       variables, _is_wrapper)
+      grads_and_vars = list(zip(grads, variables))
     # With bp_v2 the store needs each wrapper's rows as the lookup read them,
     # before weight decay (applied ahead of update_step) changes them.
     self._de_slots.old_rows = {
@@ -119,15 +122,3 @@ class TfKerasMixin(settings.SettingsMixin):
     ops = _slots.store(variable, ids, old_rows, loaded,
                        bp_v2=self._bp_v2(variable))
     return tf.group(ops) if ops else None
-
-
-def _allreduce_dense(grads_and_vars):
-  """Sums the gradients of ordinary variables over Horovod workers.
-
-  Wrapper gradients stay local: each worker writes its own rows (TFRA's
-  rule), and with bp_v2 the writes add up in the shared table.
-  """
-  hvd = settings.horovod()
-  return [(grad if grad is None or _is_wrapper(var)
-           else hvd.allreduce(grad, op=hvd.Sum), var)
-          for grad, var in grads_and_vars]
