@@ -226,6 +226,42 @@ class KvFileReader {
 
   Status ReadAll(const ChunkFn& fn) { return Scan(&fn); }
 
+  // Byte offset of the first record and one past the last: the range that
+  // ReadRange walks.
+  static constexpr uint64_t FirstRecord() { return kvfile::kHeaderBytes; }
+  uint64_t records_end() const { return records_end_; }
+
+  // Decodes up to `max_rows` records starting at byte `offset` (a record
+  // boundary: FirstRecord() or a `next_offset` returned earlier) into `keys`
+  // and `values` (resized to the rows read) and sets `next_offset`; at
+  // records_end() the read is complete. Only structure is checked here: the
+  // checksum covers the whole file, so callers Verify() first. Lets a caller
+  // stream a file in bounded chunks across separate calls (one op call per
+  // chunk) without keeping a reader alive in between.
+  Status ReadRange(uint64_t offset, size_t max_rows, std::vector<K>* keys,
+                   std::vector<char>* values, uint64_t* next_offset) {
+    if (offset < FirstRecord() || offset > records_end_) {
+      return Status(Code::kInvalidArgument,
+                    Describe("has no record at offset " +
+                             std::to_string(offset)));
+    }
+    offset_ = offset;
+    buf_.clear();
+    pos_ = 0;
+    const size_t rb = header_.row_bytes();
+    keys->clear();
+    values->clear();
+    while (keys->size() < max_rows && offset_ - (buf_.size() - pos_) <
+                                          records_end_) {
+      keys->emplace_back();
+      TFRA_CORE_RETURN_IF_ERROR(TakeKey(&keys->back()));
+      values->resize(values->size() + rb);
+      TFRA_CORE_RETURN_IF_ERROR(Take(values->data() + values->size() - rb, rb));
+    }
+    *next_offset = offset_ - (buf_.size() - pos_);
+    return Status::OK();
+  }
+
  private:
   static uint32_t Get32(const char* p) {
     uint32_t v;

@@ -17,6 +17,7 @@
 
 #include "cc/core/kv_file.h"
 #include "cc/kernels/table_resource.h"
+#include "cc/kernels/tf_file_io.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/register_types.h"
 #include "tensorflow/core/platform/env.h"
@@ -28,41 +29,6 @@ namespace tfra_ops {
 namespace {
 
 namespace tc = ::tfra::core;
-
-constexpr char kFileSuffix[] = ".tfrakv";
-
-class TfFileSink : public tc::ByteSink {
- public:
-  explicit TfFileSink(WritableFile* file) : file_(file) {}
-  tc::Status Append(const char* data, size_t n) override {
-    const absl::Status s = file_->Append(absl::string_view(data, n));
-    return s.ok() ? tc::Status::OK()
-                  : tc::Status(tc::Code::kInternal, std::string(s.message()));
-  }
-
- private:
-  WritableFile* file_;
-};
-
-class TfFileSource : public tc::ByteSource {
- public:
-  TfFileSource(std::unique_ptr<RandomAccessFile> file, uint64_t size)
-      : file_(std::move(file)), size_(size) {}
-  uint64_t Size() const override { return size_; }
-  tc::Status Read(uint64_t offset, size_t n, char* dst) override {
-    absl::string_view got;
-    const absl::Status s = file_->Read(offset, n, &got, dst);
-    if (got.size() != n) {
-      return tc::DataLoss("short read: " + std::string(s.message()));
-    }
-    if (got.data() != dst) std::memcpy(dst, got.data(), n);
-    return tc::Status::OK();
-  }
-
- private:
-  std::unique_ptr<RandomAccessFile> file_;
-  uint64_t size_;
-};
 
 absl::Status ScalarString(OpKernelContext* ctx, int index, const char* arg,
                           std::string* out) {
@@ -102,7 +68,7 @@ class SaveOp : public OpKernel {
                                         "without '/', got '", name, "'"));
     Env* env = ctx->env();
     OP_REQUIRES_OK(ctx, env->RecursivelyCreateDir(dir));
-    const std::string path = io::JoinPath(dir, name + kFileSuffix);
+    const std::string path = io::JoinPath(dir, name + kTableFileSuffix);
     const std::string tmp =
         absl::StrCat(path, ".tmp-", random::New64());
     const absl::Status s = Write(env, table.get(), tmp);
@@ -157,11 +123,9 @@ class LoadOp : public OpKernel {
     std::vector<std::unique_ptr<TfFileSource>> sources;
     std::vector<std::unique_ptr<Reader>> readers;
     for (const std::string& path : paths) {
-      uint64_t size = 0;
-      OP_REQUIRES_OK(ctx, ctx->env()->GetFileSize(path, &size));
-      std::unique_ptr<RandomAccessFile> file;
-      OP_REQUIRES_OK(ctx, ctx->env()->NewRandomAccessFile(path, &file));
-      sources.emplace_back(new TfFileSource(std::move(file), size));
+      std::unique_ptr<TfFileSource> source;
+      OP_REQUIRES_OK(ctx, TfFileSource::Open(ctx->env(), path, &source));
+      sources.push_back(std::move(source));
       readers.emplace_back(new Reader(sources.back().get(), path, buffer_size_));
       Reader& r = *readers.back();
       OP_REQUIRES_OK(ctx, ToTfStatus(r.Open()));
@@ -194,7 +158,7 @@ class LoadOp : public OpKernel {
                          const std::string& name,
                          std::vector<std::string>* paths) {
     if (!entire_dir_) {
-      const std::string path = io::JoinPath(dir, name + kFileSuffix);
+      const std::string path = io::JoinPath(dir, name + kTableFileSuffix);
       const absl::Status exists = env->FileExists(path);
       if (!exists.ok()) {
         return errors::NotFound("table file '", path, "' does not exist (dirpath '",
@@ -211,11 +175,11 @@ class LoadOp : public OpKernel {
     }
     std::sort(children.begin(), children.end());
     for (const std::string& c : children) {
-      if (absl::EndsWith(c, kFileSuffix)) paths->push_back(io::JoinPath(dir, c));
+      if (absl::EndsWith(c, kTableFileSuffix)) paths->push_back(io::JoinPath(dir, c));
     }
     if (paths->empty()) {
       return errors::NotFound("dirpath '", dir, "' holds no table files (*",
-                              kFileSuffix, ")");
+                              kTableFileSuffix, ")");
     }
     return absl::OkStatus();
   }

@@ -1,5 +1,6 @@
 // Op registrations for bounded tables (row_meta.h): bookkeeping export and
 // import for checkpoints, delta export, and the admission sketch.
+#include "cc/ops/op_types.h"
 #include "tensorflow/core/framework/common_shape_fns.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/shape_inference.h"
@@ -10,8 +11,6 @@ namespace {
 
 using shape_inference::InferenceContext;
 
-#define TFRA_KEY_TYPES "{int32, int64, string}"
-#define TFRA_VALUE_TYPES "{float, half, bfloat16, double, int8, int32, int64, bool}"
 
 // keys [n], values [n, dim], then `extra` further [n] vectors, then a scalar.
 absl::Status RowsWithColumns(InferenceContext* c, int extra) {

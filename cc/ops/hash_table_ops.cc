@@ -5,6 +5,7 @@
 // Shape functions check what is knowable at graph time: values paired with
 // keys are keys.shape + [dim], exists masks are keys.shape, default rows are
 // [dim] or keys.shape + [dim].
+#include "cc/ops/op_types.h"
 #include "tensorflow/core/framework/common_shape_fns.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/shape_inference.h"
@@ -17,8 +18,6 @@ using shape_inference::DimensionHandle;
 using shape_inference::InferenceContext;
 using shape_inference::ShapeHandle;
 
-#define TFRA_KEY_TYPES "{int32, int64, string}"
-#define TFRA_VALUE_TYPES "{float, half, bfloat16, double, int8, int32, int64, bool}"
 
 // Prefixes a shape-function error with the op argument it concerns.
 absl::Status Named(const char* arg, const char* expectation, absl::Status s) {

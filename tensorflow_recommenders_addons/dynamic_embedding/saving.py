@@ -15,11 +15,10 @@ Files (`save` / `load`, behind `save_to_file_system` /
 variable name with '/' replaced by '_' (or, with `short_file_name=True`, an
 8-hex-digit CRC32 of the name) and the rank suffix appears only when
 `proc_size` > 1. Loading finds a variable's files by that prefix, so files
-written with any shard count load into any variable: unless the layout is
-exactly one file for one shard, every file is first loaded (and so verified)
-into a temporary table, and only when all succeeded are the rows routed
-through the variable's partitioner. A corrupt file leaves the variable
-unchanged.
+written with any shard count load into any variable: every file is first verified whole, and only when all passed are their rows
+streamed, chunk by chunk, through the variable's partitioner
+(file_streams.py): a corrupt file leaves the variable unchanged, and memory
+beyond the variable is one chunk.
 """
 
 import copy
@@ -29,9 +28,11 @@ import zlib
 
 import tensorflow as tf
 
+from tensorflow_recommenders_addons.dynamic_embedding import file_streams
+from tensorflow_recommenders_addons.dynamic_embedding.file_system_saver import FileSystemSaver
+from tensorflow_recommenders_addons.dynamic_embedding.file_system_saver import restore_generation
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 from tensorflow_recommenders_addons.dynamic_embedding.tables.cuckoo_hashtable import DEFAULT_BUFFER_SIZE
-from tensorflow_recommenders_addons.dynamic_embedding.tables.cuckoo_hashtable import CuckooHashTable
 
 _SUFFIX = ".tfrakv"
 
@@ -90,24 +91,9 @@ def load(var, dirpath, proc_size, proc_rank, buffer_size):
     raise tf.errors.NotFoundError(
         None, None, f"dirpath: no files of variable {var.name!r} "
         f"('{_prefix(var)}_mht_*{_SUFFIX}') in {dirpath!r}")
-  if var.shard_num == 1 and len(stems) == 1:
-    with tf.device(var.devices[0]):
-      return var.tables[0].load_from_file_system(
-          dirpath, file_name=stems[0], buffer_size=buffer_size)
-  parts = []
-  with tf.device("/CPU:0"):
-    for stem in stems:
-      staging = CuckooHashTable(var.key_dtype, var.value_dtype,
-                                tf.zeros([var.dim], var.value_dtype),
-                                name=stem, checkpoint=False)
-      with tf.control_dependencies(
-          [op for op in [staging.load_from_file_system(
-              dirpath, file_name=stem, buffer_size=buffer_size)]
-           if op is not None]):
-        parts.append(staging.export())
-  keys = tf.concat([p[0] for p in parts], 0)
-  values = tf.concat([p[1] for p in parts], 0)
-  return var.upsert(keys, values)
+  paths = [os.path.join(dirpath, stem + _SUFFIX) for stem in stems]
+  written = file_streams.load(var, paths, buffer_size)
+  return None if tf.executing_eagerly() else written.op
 
 
 class VariableSaving:
@@ -201,9 +187,17 @@ class VariableSaving:
     object_map[self] = proxy
     return resources
 
+  @property
+  def file_system_saver(self):
+    """The `de.FileSystemSaver` of this variable's KV creator, or None."""
+    saver = getattr(self.kv_creator, "saver", None)
+    return saver if isinstance(saver, FileSystemSaver) else None
+
   def _serialize_to_tensors(self):
     if not self.checkpoint:
       return {}
+    if self.file_system_saver is not None:
+      return self.file_system_saver.serialize(self)
     if self.bounded:
       return self._meta_tensors()
     keys, values = self.export()
@@ -212,6 +206,15 @@ class VariableSaving:
   def _restore_from_tensors(self, restored_tensors):
     if not self.checkpoint:
       return tf.no_op()
+    if "-fs_generation" in restored_tensors:
+      generation = restored_tensors["-fs_generation"]
+      root = restored_tensors["-fs_root"]
+      saver = self.file_system_saver
+      if saver is None:
+        written = restore_generation(self, generation, [root])
+      else:
+        written = saver.restore(self, generation, root)
+      return written.op if hasattr(written, "op") else tf.no_op()
     keys = restored_tensors["-keys"]
     values = restored_tensors["-values"]
     if values.shape.rank is not None and values.shape[-1] is not None and \

@@ -6,10 +6,20 @@ called, so `class X(tf.Variable)` yields an abstract class with no storage.
 `de.TrainableWrapper` must *be* a variable (so `tf.GradientTape`, optimizers
 and `isinstance(v, tf.Variable)` treat it as one) while carrying a reference
 to its dynamic-embedding variable; the public API that is missing is a
-subclassable `tf.Variable` implementation. Nothing else in the package may
-import `tensorflow.python` (tests/test_style.py enforces it).
+subclassable `tf.Variable` implementation.
+
+`SaveSpec` lets `_serialize_to_tensors` return a tensor *callable*, run only
+when a checkpoint is written. TensorFlow also calls `_serialize_to_tensors`
+on restore, only to learn the tensor names; `de.FileSystemSaver` writes
+table files when its tensor is produced, which must not happen on restore.
+The public API that is missing is a deferred value in the
+`_serialize_to_tensors` protocol.
+
+Nothing else in the package may import `tensorflow.python`
+(tests/test_style.py enforces it).
 """
 
 from tensorflow.python.ops.resource_variable_ops import ResourceVariable  # pylint: disable=unused-import
+from tensorflow.python.training.saving.saveable_object import SaveSpec  # pylint: disable=unused-import
 
-__all__ = ["ResourceVariable"]
+__all__ = ["ResourceVariable", "SaveSpec"]

@@ -324,6 +324,57 @@ TEST(KvFile, RoundTripAndDetectsTruncationAndCorruption) {
   EXPECT_EQ(wrong_kind.Open().code(), Code::kInvalidArgument);
 }
 
+TEST(KvFile, ReadRangeStreamsEveryRecordInChunks) {
+  MemSink sink;
+  KvFileHeader h;
+  h.key_kind = KeyKindOf<std::string>();
+  h.value_dtype = 1;
+  h.value_bytes = 4;
+  h.dim = 1;
+  KvFileWriter<std::string> w(&sink, h, 64);
+  ASSERT_TRUE(w.Begin().ok());
+  std::vector<std::string> keys;
+  std::vector<float> vals;
+  for (int i = 0; i < 257; ++i) {
+    keys.push_back(std::string(i % 7, '\0') + std::to_string(i));
+    vals.push_back(i);
+  }
+  ASSERT_TRUE(w.Write(keys.data(), reinterpret_cast<char*>(vals.data()), keys.size()).ok());
+  ASSERT_TRUE(w.Finish().ok());
+  MemSource src;
+  src.data = sink.data;
+  KvFileReader<std::string> r(&src, "mem", 100);
+  ASSERT_TRUE(r.Open().ok());
+  std::vector<std::string> got;
+  std::vector<float> got_vals;
+  uint64_t offset = r.FirstRecord();
+  int calls = 0;
+  while (offset < r.records_end()) {
+    std::vector<std::string> k;
+    std::vector<char> v;
+    uint64_t next = 0;
+    ASSERT_TRUE(r.ReadRange(offset, 10, &k, &v, &next).ok());
+    ASSERT_LE(k.size(), 10u);
+    ASSERT_EQ(v.size(), k.size() * 4);
+    ASSERT_GT(next, offset);
+    got.insert(got.end(), k.begin(), k.end());
+    const float* f = reinterpret_cast<const float*>(v.data());
+    got_vals.insert(got_vals.end(), f, f + k.size());
+    offset = next;
+    ++calls;
+  }
+  EXPECT_EQ(offset, r.records_end());
+  EXPECT_EQ(calls, 26);
+  EXPECT_EQ(got, keys);
+  EXPECT_EQ(got_vals, vals);
+  std::vector<std::string> k;
+  std::vector<char> v;
+  uint64_t next = 0;
+  EXPECT_EQ(r.ReadRange(3, 10, &k, &v, &next).code(), Code::kInvalidArgument);
+  EXPECT_EQ(r.ReadRange(r.records_end() + 1, 10, &k, &v, &next).code(),
+            Code::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace core
 }  // namespace tfra

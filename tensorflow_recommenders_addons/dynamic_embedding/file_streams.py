@@ -1,0 +1,115 @@
+"""Streaming table files into a `de.Variable` with bounded memory.
+
+Reading is two passes over the files, both through ops that need no table
+(cc/kernels/kv_file_kernels.cc): first every file is verified whole
+(header against the variable's key dtype, value dtype and dim, record
+structure, count, CRC), so a corrupt or foreign file is reported before any
+row is applied; then each file is read chunk by chunk, and every chunk is
+written through the variable's own partitioner. Files saved with any shard
+count or process count therefore load into any variable, and memory beyond
+the variable is one chunk (`chunk_rows`), not a copy of the table.
+
+The loops are `tf.while_loop`s, so the same code runs eagerly, inside a
+`tf.function`, and in the restore functions of a SavedModel.
+"""
+
+import tensorflow as tf
+
+from tensorflow_recommenders_addons.dynamic_embedding.partition import default_partition_fn
+from tensorflow_recommenders_addons.utils.resource_loader import LIBRARIES
+
+_LIB = LIBRARIES["_cuckoo_hashtable_ops.so"]
+
+# A chunk holds at least this many bytes of rows (or `buffer_size`, if
+# larger), so a read op call moves enough rows to amortise its overhead.
+MIN_CHUNK_BYTES = 4 * 1024 * 1024
+
+
+def chunk_rows(var, buffer_size):
+  """Rows per read chunk for `var`'s row size and a byte budget."""
+  key_bytes = 16 if var.key_dtype == tf.string else var.key_dtype.size
+  row_bytes = var.dim * var.value_dtype.size + key_bytes
+  return max(1, max(int(buffer_size), MIN_CHUNK_BYTES) // row_bytes)
+
+
+def _attrs(var, buffer_size):
+  return dict(key_dtype=var.key_dtype, value_dtype=var.value_dtype,
+              dim=var.dim, buffer_size=int(buffer_size))
+
+
+def verify(var, paths, buffer_size):
+  """Verifies whole files for `var`; returns their row counts (int64 [n]).
+
+  Raises (when run):
+    tf.errors.NotFoundError: a file does not exist.
+    tf.errors.DataLossError: a truncated, corrupt or foreign file.
+    tf.errors.InvalidArgumentError: another key dtype, value dtype or dim.
+  """
+  return _LIB.ops.tfra_kv_file_verify(paths, **_attrs(var, buffer_size))
+
+
+def read_into(var, paths, buffer_size, proc_size=1, proc_rank=0,
+              filter_keys=True):
+  """Streams the rows of verified files `paths` into `var` (upserts).
+
+  Args:
+    var: The `de.Variable` written.
+    paths: 1-D string tensor (or list) of file paths.
+    buffer_size: Byte budget of one chunk (at least MIN_CHUNK_BYTES).
+    proc_size: Number of processes sharing the variable's keys.
+    proc_rank: This process's rank; with `proc_size` > 1 (and
+      `filter_keys`) only keys with
+      `de.default_partition_fn(key, proc_size) == proc_rank` are written.
+    filter_keys: Python or tensor bool: whether that filter applies.
+
+  Returns:
+    The number of rows written (int64 scalar tensor).
+  """
+  paths = tf.convert_to_tensor(paths, tf.string)
+  attrs = _attrs(var, buffer_size)
+  attrs["max_rows"] = chunk_rows(var, buffer_size)
+
+  def read_file(path):
+    def body(offset, _end, written):
+      keys, values, nxt, end = _LIB.ops.tfra_kv_file_read_rows(
+          path, offset, **attrs)
+      if proc_size > 1:
+        mine = tf.logical_or(
+            tf.logical_not(filter_keys),
+            tf.equal(default_partition_fn(keys, proc_size), proc_rank))
+        keys = tf.boolean_mask(keys, mine)
+        values = tf.boolean_mask(values, mine)
+      ops = [op for op in [var.upsert(keys, values)] if op is not None]
+      with tf.control_dependencies(ops):
+        return (tf.identity(nxt), end,
+                written + tf.size(keys, out_type=tf.int64))
+
+    # Offset 0 asks for the first record; the first read returns the end.
+    _, _, written = tf.while_loop(
+        lambda offset, end, _: offset < end, body,
+        [tf.constant(0, tf.int64), tf.constant(1, tf.int64),
+         tf.constant(0, tf.int64)])
+    return written
+
+  def file_loop(i, total):
+    return i + 1, total + read_file(paths[i])
+
+  _, total = tf.while_loop(lambda i, _: i < tf.size(paths), file_loop,
+                           [tf.constant(0), tf.constant(0, tf.int64)])
+  return total
+
+
+def load(var, paths, buffer_size, proc_size=1, proc_rank=0, replace=False,
+         filter_keys=True):
+  """Verifies all `paths`, then (optionally clearing `var`) streams them in.
+
+  Returns:
+    The number of rows written (int64 scalar tensor).
+  """
+  counts = verify(var, paths, buffer_size)
+  with tf.control_dependencies([counts]):
+    cleared = var.clear() if replace else None
+    deps = [counts] + ([cleared] if cleared is not None else [])
+  with tf.control_dependencies(deps):
+    return read_into(var, paths, buffer_size, proc_size, proc_rank,
+                     filter_keys)
