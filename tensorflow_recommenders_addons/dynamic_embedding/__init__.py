@@ -13,6 +13,12 @@ Variables and lookups:
   segment_sum_rows               fast merge of duplicate ids' rows
   shadow_ops                     ShadowVariable + its lookup (eager/Keras)
 
+Serving and persistence:
+  enable_inference_mode          lookups become read-only (serving threads)
+  enable_train_mode              back to trainable lookups (the default)
+  get_model_mode / ModelMode     the current mode
+  FileSystemSaver                checkpoints keep table rows in side files
+
 Training:
   DynamicEmbeddingOptimizer      lets a Keras 3 or tf_keras optimizer train
                                  de.Variables
@@ -34,10 +40,15 @@ Tables and their creators:
 """
 
 from tensorflow_recommenders_addons.dynamic_embedding import shadow_ops
+from tensorflow_recommenders_addons.dynamic_embedding.file_system_saver import FileSystemSaver
 from tensorflow_recommenders_addons.dynamic_embedding.lookup import embedding_lookup
 from tensorflow_recommenders_addons.dynamic_embedding.lookup import embedding_lookup_sparse
 from tensorflow_recommenders_addons.dynamic_embedding.lookup import embedding_lookup_unique
 from tensorflow_recommenders_addons.dynamic_embedding.lookup import safe_embedding_lookup_sparse
+from tensorflow_recommenders_addons.dynamic_embedding.model_mode import ModelMode
+from tensorflow_recommenders_addons.dynamic_embedding.model_mode import enable_inference_mode
+from tensorflow_recommenders_addons.dynamic_embedding.model_mode import enable_train_mode
+from tensorflow_recommenders_addons.dynamic_embedding.model_mode import get_model_mode
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import DynamicEmbeddingOptimizer
 from tensorflow_recommenders_addons.dynamic_embedding.partition import default_partition_fn
 from tensorflow_recommenders_addons.dynamic_embedding.restrict_policies import FrequencyRestrictPolicy
@@ -70,8 +81,10 @@ __all__ = [
     "CuckooHashTableCreator",
     "DynamicEmbeddingOptimizer",
     "EvictStrategy",
+    "FileSystemSaver",
     "FrequencyRestrictPolicy",
     "KVCreator",
+    "ModelMode",
     "RestrictPolicy",
     "TimestampRestrictPolicy",
     "TrainableWrapper",
@@ -80,6 +93,9 @@ __all__ = [
     "embedding_lookup",
     "embedding_lookup_sparse",
     "embedding_lookup_unique",
+    "enable_inference_mode",
+    "enable_train_mode",
+    "get_model_mode",
     "get_variable",
     "keras",
     "safe_embedding_lookup_sparse",

@@ -16,6 +16,7 @@ match `tf.nn.embedding_lookup*` on a static variable holding the same rows.
 
 import tensorflow as tf
 
+from tensorflow_recommenders_addons.dynamic_embedding.model_mode import is_inference
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 from tensorflow_recommenders_addons.dynamic_embedding.trainable import TrainableWrapper
 from tensorflow_recommenders_addons.dynamic_embedding.unique import segment_sum_rows
@@ -54,6 +55,10 @@ def _unique_rows(params, flat_ids, name, max_norm, wrapper=None,
   """
   unique, idx = _unique(flat_ids)
   rows = params.lookup(unique)
+  if is_inference():
+    # Read-only (de.enable_inference_mode): no wrapper, shadow or row buffer
+    # is created or assigned, so concurrent lookups share nothing mutable.
+    return _clip(rows, max_norm), idx, None
   if wrapper is None and (with_wrapper or _trains(params)):
     wrapper = params._trainable(  # pylint: disable=protected-access
         name, lambda: TrainableWrapper(params, name, max_norm=max_norm,
