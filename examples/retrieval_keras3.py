@@ -103,6 +103,35 @@ def recall_at_k(model, users, items, all_items, k, batch_size):
   return float(np.mean(np.any(top.numpy() == truth[:, None], axis=1)))
 
 
+def train(num_users=2000, num_items=400, clusters=20, pairs_per_user=12,
+          noise=0.1, dim=32, batch_size=256, epochs=5, learning_rate=0.01,
+          seed=0):
+  """Trains the two-tower model on synthetic pairs (a tenth held out).
+
+  Returns:
+    A dict: `model` (the trained `TwoTower`), `held_out` ((user ids,
+    item ids) of the held-out pairs), `losses` (per epoch), `seconds`
+    (wall time of fit).
+  """
+  keras.utils.set_random_seed(seed)
+  users, items = make_data(num_users, num_items, clusters, pairs_per_user,
+                           noise, seed)
+  held_out = users.size // 10
+  train_pairs = {"user": users[held_out:], "item": items[held_out:]}
+
+  model = TwoTower(dim, max_unique_ids=batch_size)
+  # The wrapper keeps Adam's slots of each embedding row in tables too.
+  model.compile(optimizer=de.DynamicEmbeddingOptimizer(
+      keras.optimizers.Adam(learning_rate)))
+  start = time.perf_counter()
+  history = model.fit(train_pairs, batch_size=batch_size, epochs=epochs,
+                      shuffle=True, verbose=0)
+  seconds = time.perf_counter() - start
+  return {"model": model, "held_out": (users[:held_out], items[:held_out]),
+          "losses": [float(loss) for loss in history.history["loss"]],
+          "seconds": seconds}
+
+
 def run(num_users=2000, num_items=400, clusters=20, pairs_per_user=12,
         noise=0.1, dim=32, batch_size=256, epochs=5, learning_rate=0.01,
         k=10, seed=0, verbose=True):
@@ -112,35 +141,23 @@ def run(num_users=2000, num_items=400, clusters=20, pairs_per_user=12,
     A dict: `losses` (per epoch), `recall` (recall@k after training),
     `random_recall` (k / num_items), `seconds` (wall time of fit).
   """
-  keras.utils.set_random_seed(seed)
-  users, items = make_data(num_users, num_items, clusters, pairs_per_user,
-                           noise, seed)
-  held_out = users.size // 10
-  train = {"user": users[held_out:], "item": items[held_out:]}
-
-  model = TwoTower(dim, max_unique_ids=batch_size)
-  # The wrapper keeps Adam's slots of each embedding row in tables too.
-  model.compile(optimizer=de.DynamicEmbeddingOptimizer(
-      keras.optimizers.Adam(learning_rate)))
-  start = time.perf_counter()
-  history = model.fit(train, batch_size=batch_size, epochs=epochs,
-                      shuffle=True, verbose=0)
-  seconds = time.perf_counter() - start
-  losses = [float(loss) for loss in history.history["loss"]]
-
+  trained = train(num_users, num_items, clusters, pairs_per_user, noise, dim,
+                  batch_size, epochs, learning_rate, seed)
+  model, (users, items) = trained["model"], trained["held_out"]
+  losses, seconds = trained["losses"], trained["seconds"]
   all_items = np.char.add("item_", np.arange(num_items).astype(str)).astype(
       object)
-  recall = recall_at_k(model, users[:held_out], items[:held_out], all_items,
-                       k, batch_size)
+  recall = recall_at_k(model, users, items, all_items, k, batch_size)
   result = {"losses": losses, "recall": recall,
             "random_recall": k / num_items, "seconds": seconds}
   if verbose:
     for epoch, loss in enumerate(losses, 1):
       print(f"epoch {epoch}: in-batch softmax loss {loss:.4f}")
     rows = int(model.user_tower.get_layer("user_emb").params.size())
-    print(f"trained {train['user'].size} pairs in {seconds:.1f} s; "
+    pairs = num_users * pairs_per_user - users.size
+    print(f"trained {pairs} pairs in {seconds:.1f} s; "
           f"{rows} user rows in the table")
-    print(f"recall@{k} on {held_out} held-out pairs: {recall:.3f} "
+    print(f"recall@{k} on {users.size} held-out pairs: {recall:.3f} "
           f"(random: {k / num_items:.3f}, {recall * num_items / k:.1f}x)")
   return result
 
