@@ -273,15 +273,25 @@ struct MemSource : ByteSource {
   }
 };
 
-TEST(KvFile, RoundTripAndDetectsTruncationAndCorruption) {
+// The bytes of a table file holding string `keys` and float rows `vals`
+// (dim = vals.size() / keys.size()), written through a 64-byte buffer.
+std::string StringKeyFile(const std::vector<std::string>& keys,
+                          const std::vector<float>& vals) {
   MemSink sink;
   KvFileHeader h;
   h.key_kind = KeyKindOf<std::string>();
   h.value_dtype = 1;
   h.value_bytes = 4;
-  h.dim = 2;
+  h.dim = static_cast<int64_t>(vals.size() / keys.size());
   KvFileWriter<std::string> w(&sink, h, 64);
-  ASSERT_TRUE(w.Begin().ok());
+  EXPECT_TRUE(w.Begin().ok());
+  EXPECT_TRUE(w.Write(keys.data(), reinterpret_cast<const char*>(vals.data()),
+                      keys.size()).ok());
+  EXPECT_TRUE(w.Finish().ok());
+  return sink.data;
+}
+
+TEST(KvFile, RoundTripAndDetectsTruncationAndCorruption) {
   std::vector<std::string> keys;
   std::vector<float> vals;
   for (int i = 0; i < 1000; ++i) {
@@ -289,11 +299,8 @@ TEST(KvFile, RoundTripAndDetectsTruncationAndCorruption) {
     vals.push_back(i);
     vals.push_back(-i);
   }
-  ASSERT_TRUE(w.Write(keys.data(), reinterpret_cast<char*>(vals.data()), keys.size()).ok());
-  ASSERT_TRUE(w.Finish().ok());
-
   MemSource src;
-  src.data = sink.data;
+  src.data = StringKeyFile(keys, vals);
   KvFileReader<std::string> r(&src, "mem", 100);
   ASSERT_TRUE(r.Open().ok());
   ASSERT_TRUE(r.Verify().ok());
@@ -309,12 +316,12 @@ TEST(KvFile, RoundTripAndDetectsTruncationAndCorruption) {
   EXPECT_EQ(got_vals, vals);
 
   MemSource truncated;
-  truncated.data = sink.data.substr(0, sink.data.size() - 30);
+  truncated.data = src.data.substr(0, src.data.size() - 30);
   KvFileReader<std::string> rt(&truncated, "t", 100);
   EXPECT_EQ(rt.Open().code(), Code::kDataLoss);
 
   MemSource corrupt;
-  corrupt.data = sink.data;
+  corrupt.data = src.data;
   corrupt.data[100] ^= 0x5A;
   KvFileReader<std::string> rc(&corrupt, "c", 100);
   ASSERT_TRUE(rc.Open().ok());
@@ -325,24 +332,14 @@ TEST(KvFile, RoundTripAndDetectsTruncationAndCorruption) {
 }
 
 TEST(KvFile, ReadRangeStreamsEveryRecordInChunks) {
-  MemSink sink;
-  KvFileHeader h;
-  h.key_kind = KeyKindOf<std::string>();
-  h.value_dtype = 1;
-  h.value_bytes = 4;
-  h.dim = 1;
-  KvFileWriter<std::string> w(&sink, h, 64);
-  ASSERT_TRUE(w.Begin().ok());
   std::vector<std::string> keys;
   std::vector<float> vals;
   for (int i = 0; i < 257; ++i) {
     keys.push_back(std::string(i % 7, '\0') + std::to_string(i));
     vals.push_back(i);
   }
-  ASSERT_TRUE(w.Write(keys.data(), reinterpret_cast<char*>(vals.data()), keys.size()).ok());
-  ASSERT_TRUE(w.Finish().ok());
   MemSource src;
-  src.data = sink.data;
+  src.data = StringKeyFile(keys, vals);
   KvFileReader<std::string> r(&src, "mem", 100);
   ASSERT_TRUE(r.Open().ok());
   std::vector<std::string> got;
