@@ -6,10 +6,10 @@ from tensorflow_recommenders_addons.utils import resource_loader
 def register_all():
   """Loads every op library of the package so that its ops are registered.
 
-  Op libraries load lazily on first use, so importing the package does not
-  register any op. A process that only loads a SavedModel containing TFRA
-  ops never touches the Python API, so it calls this before
-  `tf.saved_model.load`.
+  Importing the package calls it already (and keeps a failure for the
+  first op use); calling it again costs nothing and raises a library's
+  load error here, which suits a serving process that wants to fail at
+  start-up rather than at its first request.
 
   Returns:
     The list of paths of the loaded libraries.

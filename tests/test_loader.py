@@ -122,14 +122,13 @@ _SERVING_SCRIPT = textwrap.dedent("""
     import os, sys
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
     import tensorflow as tf
-    import tensorflow_recommenders_addons as tfra
-    tfra.register_all()
+    import tensorflow_recommenders_addons  # registers the ops
     model = tf.saved_model.load(sys.argv[1])
     print(model.lookup(tf.constant([1, 2], tf.int64)).numpy().tolist())
 """)
 
 
-def test_register_all_lets_a_fresh_process_load_a_saved_model(tmp_path):
+def test_importing_the_package_lets_a_fresh_process_load_a_saved_model(tmp_path):
   from tensorflow_recommenders_addons import dynamic_embedding as de  # pylint: disable=import-outside-toplevel
   table = de.CuckooHashTable(tf.int64, tf.float32, [0.0])
   table.insert([1], [[5.0]])
