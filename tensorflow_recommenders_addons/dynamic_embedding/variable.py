@@ -143,6 +143,9 @@ class Variable(saving.VariableSaving, training_hooks.TrainingHooks,
               init_size=self.init_size // len(self.devices),
               device=device,
               **({} if configs[idx] is None else {"config": configs[idx]})))
+    for table in tables:  # SavedModels store rows with the tables
+      if hasattr(table, "saved_model_rows"):
+        table.saved_model_rows = self.checkpoint
     self._tables = tables
     self.restrict_policy = restrict_policy(self) if restrict_policy else None
 

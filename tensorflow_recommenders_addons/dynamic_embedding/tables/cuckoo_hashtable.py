@@ -94,6 +94,12 @@ class CuckooHashTable(bounded.BoundedTableMethods,
     self._dim = int(self._default_value.shape[0])
     self._name = name
     self._checkpoint = bool(checkpoint)
+    # Set by de.Variable on the tables whose rows it checkpoints: they save
+    # their rows where they are reached, which is only in SavedModels (the
+    # variable hides its tables from checkpoints). An export may reach the
+    # tables without the variable: Keras 3's model.export collects
+    # resources only.
+    self.saved_model_rows = False
     self._init_size = int(init_size)
     self._config = config if config is not None else CuckooHashTableConfig()
     self._shard_saveable_object_fn = shard_saveable_object_fn
@@ -454,7 +460,7 @@ class CuckooHashTable(bounded.BoundedTableMethods,
 
   # Checkpointing protocol (tf.train.Checkpoint, SavedModel variables).
   def _serialize_to_tensors(self):
-    if not self._checkpoint:
+    if not (self._checkpoint or self.saved_model_rows):
       return {}
     if self._config.bounded:
       return self._meta_tensors()
@@ -462,7 +468,7 @@ class CuckooHashTable(bounded.BoundedTableMethods,
     return {"-keys": keys, "-values": values}
 
   def _restore_from_tensors(self, restored_tensors):
-    if not self._checkpoint:
+    if not (self._checkpoint or self.saved_model_rows):
       return tf.no_op()
     if self._config.bounded and "-versions" in restored_tensors:
       return self._restore_meta_tensors(restored_tensors)
