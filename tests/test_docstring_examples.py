@@ -13,6 +13,8 @@ MODULES = [
     "tensorflow_recommenders_addons.dynamic_embedding.partition",
     "tensorflow_recommenders_addons.dynamic_embedding.variable",
     "tensorflow_recommenders_addons.dynamic_embedding.saving",
+    "tensorflow_recommenders_addons.dynamic_embedding.file_system_saver",
+    "tensorflow_recommenders_addons.dynamic_embedding.model_mode",
     "tensorflow_recommenders_addons.dynamic_embedding.bounds",
     "tensorflow_recommenders_addons.dynamic_embedding.restrict_policies",
     "tensorflow_recommenders_addons.dynamic_embedding.tables.bounded",
@@ -25,6 +27,7 @@ MODULES = [
     "tensorflow_recommenders_addons.dynamic_embedding.optimizers.wrap",
     "tensorflow_recommenders_addons.dynamic_embedding.keras.layers.tf_keras",
     "tensorflow_recommenders_addons.dynamic_embedding.keras.layers.keras3",
+    "tensorflow_recommenders_addons.dynamic_embedding.keras.layers._weights_store",
 ]
 
 

@@ -102,6 +102,7 @@ class FileSystemSaver:
 
   def __init__(self, proc_size=None, proc_rank=None, save_path=None,
                buffer_size=4096, max_to_keep=None):
+    self._args = {"proc_size": proc_size, "proc_rank": proc_rank}
     size, rank = _procs()
     proc_size = size if proc_size is None else proc_size
     proc_rank = rank if proc_rank is None else proc_rank
@@ -129,10 +130,11 @@ class FileSystemSaver:
     self.max_to_keep = max_to_keep
 
   def get_config(self):
-    """The constructor arguments (a dict)."""
-    return {"proc_size": self.proc_size, "proc_rank": self.proc_rank,
-            "save_path": self.save_path, "buffer_size": self.buffer_size,
-            "max_to_keep": self.max_to_keep}
+    """The constructor arguments (a dict). `proc_size` / `proc_rank` stay
+    None when they were taken from Horovod, so a model loaded in another
+    process takes that process's."""
+    return dict(self._args, save_path=self.save_path,
+                buffer_size=self.buffer_size, max_to_keep=self.max_to_keep)
 
   # Saving -----------------------------------------------------------------
 

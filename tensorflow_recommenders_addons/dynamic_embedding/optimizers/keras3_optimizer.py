@@ -6,17 +6,23 @@ Keras 3 optimizer a subclass of its own class that pairs each slot it
 creates for a buffer with a slot table and, per step, loads the batch's rows
 and slots, runs the optimizer's own `update_step` and writes both back
 (buffers.py, shared with tf_keras).
+
+Keras's own formats (`model.save`, `save_weights`) hold the slot tables:
+each one is saved under the index of the buffer slot it pairs with, in
+place of that slot's content, which matters only within a step
+(`save_own_variables`; layout in keras/layers/_weights_store.py).
 """
 
 import tensorflow as tf
 
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import buffers
+from tensorflow_recommenders_addons.dynamic_embedding.optimizers import own_variables
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import settings
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 from tensorflow_recommenders_addons.dynamic_embedding.trainable import TrainableWrapper
 
 
-class Keras3Mixin(settings.SettingsMixin):
+class Keras3Mixin(own_variables.OwnVariablesMixin, settings.SettingsMixin):
   """Dynamic-embedding behaviour mixed in front of a Keras 3 optimizer."""
 
   def build(self, variables):

@@ -15,11 +15,18 @@ variable to the optimizer's own code:
   rows and slots back (upsert, or accum with bp_v2). Learning-rate
   schedules, clipnorm/clipvalue/global_clipnorm and weight decay are the
   optimizer's own code, applied to the batch's rows.
+
+Checkpoints (`save_weights` in TF format, `tf.train.Checkpoint`, the
+variables of a SavedModel) hold the slot tables as dependencies of the
+optimizer. tf_keras's own formats (`model.save("x.keras")`,
+`save_weights("x.weights.h5")`) hold them too: `save_own_variables` writes
+each slot table under the index of its slot wrapper (own_variables.py).
 """
 
 import tensorflow as tf
 
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import buffers
+from tensorflow_recommenders_addons.dynamic_embedding.optimizers import own_variables
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import settings
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import slots as _slots
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
@@ -30,7 +37,7 @@ def _is_wrapper(variable):
   return isinstance(variable, TrainableWrapper)
 
 
-class TfKerasMixin(settings.SettingsMixin):
+class TfKerasMixin(own_variables.OwnVariablesMixin, settings.SettingsMixin):
   """Dynamic-embedding behaviour mixed in front of a tf_keras optimizer."""
 
   def build(self, var_list):

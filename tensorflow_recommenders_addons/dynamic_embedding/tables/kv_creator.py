@@ -216,6 +216,32 @@ class CuckooHashTableCreator(KVCreator):
     super().__init__(config if config is not None else CuckooHashTableConfig())
     self.saver = saver
 
+  def get_config(self):
+    """The creator as plain data: its table config (without
+    `gen_scores_fn`, a function) and its saver's config, if any."""
+    config = super().get_config()
+    saver = self.saver
+    config["saver"] = saver.get_config() if hasattr(saver, "get_config") \
+        else None
+    return config
+
+  @classmethod
+  def from_config(cls, config, gen_scores_fn=None):
+    """Inverse of `get_config` (a `de.FileSystemSaver` saver is rebuilt).
+
+    Args:
+      config: `get_config()` output.
+      gen_scores_fn: The CUSTOMIZED strategy's function, if any.
+    """
+    # Imported here: file_system_saver depends on this module's package.
+    from tensorflow_recommenders_addons.dynamic_embedding.file_system_saver import FileSystemSaver  # pylint: disable=import-outside-toplevel
+    table = dict(config.get("config") or {})
+    if gen_scores_fn is not None:
+      table["gen_scores_fn"] = gen_scores_fn
+    saver = config.get("saver")
+    return cls(CuckooHashTableConfig(**table) if table else None,
+               saver=None if saver is None else FileSystemSaver(**saver))
+
   def create(self,
              key_dtype=None,
              value_dtype=None,

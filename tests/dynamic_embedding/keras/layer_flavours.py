@@ -40,8 +40,8 @@ class Flavour(NamedTuple):
   def save(self, model, path):
     """Saves the model's training state (table, dense weights, optimizer
     with its slot tables): tf_keras's `save_weights` (TF format), or a
-    `tf.train.Checkpoint` for Keras 3, whose `save_weights` writes Keras
-    variables only."""
+    `tf.train.Checkpoint` for Keras 3 (whose `.weights.h5` format,
+    tested in tests/dynamic_embedding/saving, needs a built optimizer)."""
     if self.name == "tf_keras":
       model.save_weights(path)
     else:

@@ -56,10 +56,20 @@ def test_creator_get_config_round_trips_num_shards():
                     "config": {"num_shards": 16, "max_capacity": 0,
                                "evict_strategy": "lru", "ttl": 0,
                                "admit_after": 0, "sketch_width": 4096,
-                               "track_changes": False}}
-  rebuilt = de.CuckooHashTableCreator(
-      de.CuckooHashTableConfig(**config["config"]))
+                               "track_changes": False},
+                    "saver": None}
+  rebuilt = de.CuckooHashTableCreator.from_config(config)
   assert rebuilt.get_config() == config
+
+
+def test_creator_get_config_round_trips_its_file_system_saver(tmp_path):
+  saver = de.FileSystemSaver(proc_size=2, proc_rank=1, save_path=str(tmp_path),
+                             buffer_size=1 << 16, max_to_keep=3)
+  config = de.CuckooHashTableCreator(saver=saver).get_config()
+  rebuilt = de.CuckooHashTableCreator.from_config(config)
+  assert isinstance(rebuilt.saver, de.FileSystemSaver)
+  assert rebuilt.saver.get_config() == saver.get_config()
+  assert (rebuilt.saver.proc_size, rebuilt.saver.proc_rank) == (2, 1)
 
 
 def test_creator_keeps_its_saver():

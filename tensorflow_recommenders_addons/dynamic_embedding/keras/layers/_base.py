@@ -195,10 +195,13 @@ class EmbeddingBase:
   def get_config(self):
     """The layer's arguments; `from_config` rebuilds an equal layer.
 
-    Initializers and functions use Keras serialization; a `kv_creator` or
-    `restrict_policy` is kept as the object itself (not JSON-serializable;
-    None when not given).
+    Initializers and functions use Keras serialization; a
+    `de.CuckooHashTableCreator` (with its bounds and `de.FileSystemSaver`)
+    and a built-in `restrict_policy` become plain data (_object_configs.py);
+    other creators and policies stay objects (None when not given).
     """
+    # Imported here: _object_configs imports this module.
+    from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import _object_configs as oc  # pylint: disable=import-outside-toplevel
     config = super().get_config()
     args = self._args
     partitioner = args["partitioner"]
@@ -214,10 +217,10 @@ class EmbeddingBase:
         "with_unique": self.with_unique,
         "short_file_name": self.short_file_name,
         "bp_v2": args["bp_v2"],
-        "restrict_policy": args["restrict_policy"],
+        "restrict_policy": oc.serialize_policy(args["restrict_policy"]),
         "init_capacity": args["init_capacity"],
         "partitioner": serialize_fn(self._KERAS, partitioner),
-        "kv_creator": args["kv_creator"],
+        "kv_creator": oc.serialize_creator(self._KERAS, args["kv_creator"]),
         "max_norm": self.max_norm,
         "keep_distribution": self.keep_distribution,
         "checkpoint": args["checkpoint"],
@@ -233,9 +236,14 @@ class EmbeddingBase:
       ValueError: a function entry (e.g. `partitioner`) Keras cannot
         resolve; register it or pass it again in `config`.
     """
+    from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import _object_configs as oc  # pylint: disable=import-outside-toplevel
     config = dict(config)
     config["initializer"] = _deserialize_initializer(
         cls._KERAS, config.get("initializer"))
+    config["kv_creator"] = oc.deserialize_creator(cls._KERAS,
+                                                  config.get("kv_creator"))
+    config["restrict_policy"] = oc.deserialize_policy(
+        config.get("restrict_policy"))
     config["partitioner"] = deserialize_fn(cls._KERAS, "partitioner",
                                            config.get("partitioner"))
     # Keras's own from_config turns a serialized dtype policy back into one.
@@ -339,6 +347,10 @@ def multi_replica():
   return tf.distribute.get_strategy().num_replicas_in_sync > 1
 
 
+# Name prefix of the table's entries in a layer's Keras weights store.
+_TABLE_ENTRY = "table:"
+
+
 class BufferState:
   """Layers training through a row buffer weight created in `build`
   (row_buffer.py). Subclasses set `_NO_AUTOCAST`: their Keras's `add_weight`
@@ -376,3 +388,54 @@ class BufferState:
       self.build()
     return ops.lookup(self.params, ids, self._buffer, self.name,
                       self.max_norm)
+
+  # Keras weights files (.keras, .weights.h5) -------------------------------
+
+  def _own_variables(self):
+    """The layer's Keras variables in its Keras's saving order."""
+    raise NotImplementedError
+
+  def _is_step_state(self, variable):
+    """Whether `variable` holds only one training step's rows (the row
+    buffer, or tf_keras's shadow): not saved."""
+    return self._buffer is not None and variable is self._buffer.weight
+
+  def save_own_variables(self, store):
+    """Saves the table's rows (and bookkeeping) into a Keras weights store.
+
+    Called by `model.save("x.keras")` and `save_weights("x.weights.h5")`.
+    Variables holding one training step's rows are not saved.
+
+    Args:
+      store: The layer's weights store (name -> numpy array).
+    """
+    # Imported here: _weights_store is needed only by Keras's file formats.
+    from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import _weights_store  # pylint: disable=import-outside-toplevel
+    _weights_store.write_dense(store, self._own_variables(),
+                               self._is_step_state)
+    _weights_store.write_table(store, _TABLE_ENTRY, self.params)
+
+  def load_own_variables(self, store):
+    """Replaces the table's content with what `save_own_variables` saved.
+
+    Called by `load_model` and `load_weights`. Rows are routed through the
+    table's current partitioner; keys not in the file are gone afterwards.
+    Everything is checked before the table is written.
+
+    Args:
+      store: The layer's weights store.
+
+    Raises:
+      tf.errors.InvalidArgumentError: the file holds no table for this
+        layer, or one of another key dtype or dim (naming the layer); the
+        table is unchanged.
+    """
+    from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import _weights_store  # pylint: disable=import-outside-toplevel
+    owner = f"layer {self.name!r}"
+    dense = _weights_store.read_dense(store, self._own_variables(),
+                                      self._is_step_state, owner)
+    table = _weights_store.read_table(store, _TABLE_ENTRY, self.params, owner)
+    for variable, value in dense:
+      variable.assign(value)
+    table.restore()
+

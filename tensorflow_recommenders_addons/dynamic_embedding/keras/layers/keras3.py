@@ -11,9 +11,16 @@ rows and their optimizer slots (row_buffer.py, optimizers/buffers.py).
 
 Lookups write no table or buffer, so `predict`, `evaluate` and serving
 threads only read the table, with any number of ids per call.
+
+Keras's own formats hold the table: `model.save` (.keras),
+`save_weights` (.weights.h5) and their loaders save and restore its rows
+(`save_own_variables`, `load_own_variables`; layout in _weights_store.py).
+`tf.saved_model.save(model)` and `model.export` can save the traced
+lookups: SavedModels keep the row buffer state that they capture.
 """
 
 import keras
+import tensorflow as tf
 
 from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import _base
 
@@ -33,6 +40,37 @@ class _BufferState(_base.BufferState):
   @staticmethod
   def _output_shape(shape):
     return None if shape.rank is None else tuple(shape.as_list())
+
+  def _rows(self, ids):
+    rows = super()._rows(ids)
+    if not tf.executing_eagerly():
+      # A traced lookup writes the buffer's step flag and its gradient
+      # function writes the batch variables; functions list only the
+      # variables they read, and `model.export` (Keras's ExportArchive)
+      # saves exactly those. Declare them read (the values go unused).
+      for variable in self._buffer_state():
+        variable.value()
+    return rows
+
+  def _buffer_state(self):
+    """The row buffer's step flag and batch variables."""
+    buffer = self._buffer
+    fresh = buffer._fresh  # pylint: disable=protected-access
+    return (fresh, buffer.batch, buffer.batch.ids)
+
+  def _own_variables(self):
+    """The layer's Keras variables in Keras's saving order."""
+    return self._trainable_variables + self._non_trainable_variables
+
+  def _trackable_children(self, save_type="checkpoint", **kwargs):
+    """SavedModels also keep the row buffer's step flag and batch, which
+    the exported functions capture (checkpoints leave them out: they only
+    matter within a step)."""
+    children = super()._trackable_children(save_type, **kwargs)
+    if save_type == "savedmodel" and self._buffer is not None:
+      for i, variable in enumerate(self._buffer_state()):
+        children[f"_row_buffer_state/{i}"] = variable
+    return children
 
 
 _ARGS_DOC = """

@@ -5,8 +5,14 @@ and a `de.shadow_ops.ShadowVariable` over it (`layer.shadow`), the layer's
 only trainable weight. A lookup loads the rows of the batch's distinct ids
 into the shadow; wrap the tf_keras optimizer in
 `de.DynamicEmbeddingOptimizer` so that its updates are written back to the
-table. Checkpoints (`model.save_weights` in TF format, `tf.train.Checkpoint`)
-save the table's keys and rows as a dependency of the layer.
+table.
+
+Saving: checkpoints (`save_weights` in TF format, `tf.train.Checkpoint`) and
+SavedModels (`model.save(dir)`, `tf.saved_model.save`) hold the table's
+keys and rows as a dependency of the layer; tf_keras's own formats
+(`model.save("x.keras")`, `save_weights("x.weights.h5")`) hold them through
+`save_own_variables` (layout in _weights_store.py). The legacy HDF5 format
+(`.h5`) holds Keras weights only, never a table: use one of the others.
 
 Under a multi-replica `tf.distribute` strategy a layer trains through a row
 buffer instead of a shadow (`shadow` is None; see row_buffer.py), because
@@ -45,6 +51,14 @@ class _ShadowState(_base.BufferState):
       return super()._rows(ids)
     return ops.lookup(self.params, ids, self.shadow, self.shadow.lookup_name,
                       self.shadow.max_norm)
+
+  def _own_variables(self):
+    """The layer's variables in tf_keras's saving order."""
+    return self._trainable_weights + self._non_trainable_weights
+
+  def _is_step_state(self, variable):
+    # The shadow (or row buffer) holds one batch's rows: nothing to save.
+    return variable is self.shadow or super()._is_step_state(variable)
 
 
 @tf_keras.saving.register_keras_serializable(package="TFRA")
