@@ -2,12 +2,7 @@
 `tf.saved_model.save(model)` and `model.export` (Keras's ExportArchive),
 loaded with `tf.saved_model.load`, serve the model's predictions for seen
 and unseen ids, in this process and in a fresh serving process that only
-imports the package and registers its ops."""
-
-import json
-import subprocess
-import sys
-import textwrap
+imports the package (which registers its ops)."""
 
 import keras
 import numpy as np
@@ -15,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 import keras3_models as km
+import serving_process
 
 EXAMPLES = 8
 
@@ -73,31 +69,10 @@ def test_model_export_serves_like_the_model(tmp_path):
   _assert_serves_like(loaded.serve(ids).numpy(), model, ids)
 
 
-_SERVING_PROCESS = textwrap.dedent("""
-    import json, os, sys
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    import tensorflow as tf
-    import tensorflow_recommenders_addons as tfra
-    tfra.register_all()  # the table ops the SavedModel's graphs use
-    ids = tf.constant(json.loads(sys.argv[2]), tf.int64)
-    loaded = tf.saved_model.load(sys.argv[1])
-    signature = loaded.signatures["serving_default"]
-    (name,) = signature.structured_input_signature[1]
-    (out,) = signature(**{name: ids}).values()
-    print(json.dumps(out.numpy().tolist()))
-""")
-
-
 def test_a_fresh_serving_process_predicts_like_the_model(tmp_path):
   model = _trained("SquashedEmbedding", tf.int64)
   path = str(tmp_path / "sm")
   tf.saved_model.save(model, path)
   ids = tf.concat([_seen(tf.int64), _unseen(tf.int64)], 0)
-  out = subprocess.run(
-      [sys.executable, "-c", _SERVING_PROCESS, path,
-       json.dumps(ids.numpy().tolist())],
-      capture_output=True, text=True, timeout=120, check=False,
-      cwd=str(tmp_path))
-  assert out.returncode == 0, out.stderr[-3000:]
-  served = json.loads(out.stdout.strip().splitlines()[-1])
+  served = serving_process.serve(path, ids, tmp_path)["signature"]
   _assert_serves_like(np.array(served, np.float32), model, ids)

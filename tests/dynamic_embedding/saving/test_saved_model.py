@@ -3,16 +3,13 @@ dynamic embedding tables: the loaded object's serving signature and
 `__call__` predict like the model, in this process and in a fresh serving
 process that imports only the package (and registers its ops)."""
 
-import json
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras
 
+import serving_process
 import tf_keras_models as tm
 
 
@@ -76,22 +73,6 @@ def test_serving_reads_the_rows_saved_not_the_initializer(tmp_path):
   np.testing.assert_allclose(_serve(loaded, ids), expected, rtol=1e-6)
 
 
-_SERVING_PROCESS = textwrap.dedent("""
-    import json, os, sys
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    import tensorflow as tf
-    import tensorflow_recommenders_addons as tfra
-    tfra.register_all()
-    ids = tf.constant(json.loads(sys.argv[2]))
-    loaded = tf.saved_model.load(sys.argv[1])
-    signature = loaded.signatures["serving_default"]
-    (name,) = signature.structured_input_signature[1]
-    (out,) = signature(**{name: ids}).values()
-    print(json.dumps({"signature": out.numpy().tolist(),
-                      "call": loaded(ids).numpy().tolist()}))
-""")
-
-
 @pytest.mark.parametrize("save", ["tf.saved_model.save", "model.save"])
 def test_a_fresh_serving_process_predicts_like_the_model(tmp_path, save):
   model = _filled_model("functional", "FieldWiseEmbedding", tf.string)
@@ -101,13 +82,7 @@ def test_a_fresh_serving_process_predicts_like_the_model(tmp_path, save):
   else:
     tf.saved_model.save(model, path)
   ids = tf.concat([_seen(tf.string), tm.unseen(tf.string)], 0)
-  as_json = json.dumps([[i.decode() for i in row] for row in
-                        ids.numpy().tolist()])
-  out = subprocess.run([sys.executable, "-c", _SERVING_PROCESS, path,
-                        as_json], capture_output=True, text=True,
-                       timeout=120, check=False, cwd=str(tmp_path))
-  assert out.returncode == 0, out.stderr[-3000:]
-  served = json.loads(out.stdout.strip().splitlines()[-1])
+  served = serving_process.serve(path, ids, tmp_path)
   expected = model.predict(ids, verbose=0)
   np.testing.assert_allclose(served["signature"], expected, rtol=1e-6)
   np.testing.assert_allclose(served["call"], expected, rtol=1e-6)

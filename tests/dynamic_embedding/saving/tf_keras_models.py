@@ -1,135 +1,24 @@
-"""tf_keras models holding a dynamic embedding layer, for the saving tests.
-
-Every model is ids `[batch, N]` -> one of the tf_keras layers (table `emb`)
--> Flatten -> Dense(1) "head". Unseen ids read a constant row
-(`INITIAL_ROW`), so an original model and its reloaded copy must agree on
-them too; training uses a constant-seeded head, so two models built alike
-train alike.
-"""
+"""tf_keras models holding a dynamic embedding layer, for the saving tests
+(model_kit.py, with the tf_keras layers), and the round-trip checks they
+share."""
 
 import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from tensorflow_recommenders_addons import dynamic_embedding as de
 from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import tf_keras as layers
 
-DIM = 4
-N = 3
-INITIAL_ROW = [0.5, -0.25, 0.125, 1.0]
-KEY_DTYPES = {"int64": tf.int64, "int32": tf.int32, "string": tf.string}
-CLASSES = ["Embedding", "BasicEmbedding", "SquashedEmbedding",
-           "FieldWiseEmbedding"]
-KINDS = ["sequential", "functional", "subclassed"]
+import model_kit
+from model_kit import CLASSES, DIM, INITIAL_ROW, KEY_DTYPES, KINDS, N  # pylint: disable=unused-import
+from model_kit import fit, ids_of, labels, rows_of  # pylint: disable=unused-import
+from model_kit import assert_rows_close as assert_same_rows  # pylint: disable=unused-import
 
-
-def embedding(cls, key_dtype, **kwargs):
-  """A tf_keras dynamic embedding layer named "emb"."""
-  if cls == "FieldWiseEmbedding":
-    kwargs.setdefault("nslots", 2)
-  return getattr(layers, cls)(DIM, key_dtype=key_dtype, name="emb",
-                              combiner="mean", initializer=INITIAL_ROW,
-                              **kwargs)
-
-
-def _head():
-  return tf_keras.layers.Dense(
-      1, name="head",
-      kernel_initializer=tf_keras.initializers.RandomNormal(seed=7))
-
-
-@tf_keras.saving.register_keras_serializable(package="TFRATest")
-class Subclassed(tf_keras.Model):
-  """A subclassed model over one embedding layer; `get_config` lets
-  tf_keras rebuild it when loading, and `build_from_config` creates its
-  weights from ids (tf_keras's own `build` would call it on float inputs,
-  which the layer refuses)."""
-
-  def __init__(self, layer_class, key_dtype, layer_kwargs=None, **kwargs):
-    super().__init__(**kwargs)
-    self.layer_class = layer_class
-    self.key_dtype_name = tf.as_dtype(key_dtype).name
-    self.layer_kwargs = dict(layer_kwargs or {})
-    self.emb = embedding(layer_class, tf.as_dtype(key_dtype),
-                         **self.layer_kwargs)
-    self.flatten = tf_keras.layers.Flatten()
-    self.head = _head()
-
-  def call(self, ids):  # pylint: disable=arguments-differ
-    return self.head(self.flatten(self.emb(ids)))
-
-  def build_from_config(self, config):
-    del config
-    self(ids_of(tf.as_dtype(self.key_dtype_name), 1, seed=99))
-
-  def get_config(self):
-    return {"layer_class": self.layer_class, "key_dtype": self.key_dtype_name,
-            "layer_kwargs": self.layer_kwargs}
-
-
-def build(kind, cls, key_dtype, optimizer=None, **layer_kwargs):
-  """A model of `kind` ("sequential", "functional" or "subclassed"),
-  compiled with a wrapped `optimizer` (a tf_keras optimizer) unless None."""
-  if kind == "sequential":
-    model = tf_keras.Sequential([
-        tf_keras.Input([N], dtype=key_dtype),
-        embedding(cls, key_dtype, **layer_kwargs),
-        tf_keras.layers.Flatten(), _head()])
-  elif kind == "functional":
-    ids = tf_keras.Input([N], dtype=key_dtype, name="ids")
-    rows = embedding(cls, key_dtype, **layer_kwargs)(ids)
-    model = tf_keras.Model(ids, _head()(tf_keras.layers.Flatten()(rows)))
-  else:
-    model = Subclassed(cls, key_dtype, layer_kwargs)
-    model.build_from_config(None)  # creates the head's weights
-  if optimizer is not None:
-    model.compile(optimizer=de.DynamicEmbeddingOptimizer(optimizer),
-                  loss="mse")
-  return model
-
-
-def ids_of(key_dtype, batch, seed, vocab=12, offset=0):
-  """`[batch, N]` ids drawn from `vocab` distinct values (from `offset`)."""
-  raw = np.random.default_rng(seed).integers(0, vocab, (batch, N)) + offset
-  if key_dtype == tf.string:
-    return tf.constant(np.vectorize(lambda i: f"id{i}")(raw))
-  return tf.constant(raw, key_dtype)
-
-
-def labels(batch, seed):
-  return np.random.default_rng(seed + 1000).standard_normal(
-      (batch, 1)).astype(np.float32)
-
-
-def fit(model, ids, y, epochs):
-  """Trains in a fixed order: batches of 4, no shuffling."""
-  model.fit(ids, y, batch_size=4, epochs=epochs, shuffle=False, verbose=0)
-
-
-def embedding_layer(model):
-  return next(layer for layer in model.layers if hasattr(layer, "params"))
-
-
-def rows_of(variable):
-  """A `de.Variable`'s content as {key: row}."""
-  keys, values = variable.export()
-  return dict(zip(keys.numpy().tolist(), values.numpy()))
-
-
-def assert_same_rows(got, expected):
-  """Two `de.Variable`s (or {key: row} dicts) hold the same rows."""
-  got = got if isinstance(got, dict) else rows_of(got)
-  expected = expected if isinstance(expected, dict) else rows_of(expected)
-  assert sorted(got) == sorted(expected)
-  for key, row in expected.items():
-    np.testing.assert_allclose(got[key], row, rtol=1e-6, atol=1e-7)
-
-
-def slot_rows(model):
-  """{slot table name: {key: row}} of the model's embedding."""
-  params = embedding_layer(model).params
-  return {slot.name: rows_of(slot)
-          for slot in params.get_slot_variables(model.optimizer)}
+_KIT = model_kit.ModelKit(tf_keras, layers)
+Subclassed = _KIT.Subclassed
+embedding = _KIT.embedding
+build = _KIT.build
+embedding_layer = _KIT.embedding_layer
+slot_rows = _KIT.slot_rows
 
 
 def predictions(model, ids):
