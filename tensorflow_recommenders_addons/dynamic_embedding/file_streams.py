@@ -33,8 +33,11 @@ def chunk_rows(var, buffer_size):
 
 
 def _attrs(var, buffer_size):
+  # Reads go through buffers of at least MIN_CHUNK_BYTES: a small write
+  # buffer (FileSystemSaver's default is 4 KiB) would mean a read call per
+  # few rows.
   return dict(key_dtype=var.key_dtype, value_dtype=var.value_dtype,
-              dim=var.dim, buffer_size=int(buffer_size))
+              dim=var.dim, buffer_size=max(int(buffer_size), MIN_CHUNK_BYTES))
 
 
 def verify(var, paths, buffer_size):

@@ -1,7 +1,7 @@
 """Saving and restoring a big table through de.FileSystemSaver needs little
 memory beyond the table: rows stream to and from the side files.
 
-Each phase runs save_memory_probe.py in a fresh process (so resident memory
+Each phase runs benchmarks/saving_probe.py in a fresh process (so resident memory
 is the phase's alone). The issue's size is 10 M rows of dim 16 (marked
 `scale`, run with `-m scale`); 1 M rows runs by default. The target: peak
 extra memory under 25% of the table's payload. Measured (2-core VM): save
@@ -17,8 +17,9 @@ import sys
 
 import pytest
 
-PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                     "save_memory_probe.py")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+PROBE = os.path.join(ROOT, "benchmarks", "saving_probe.py")
 MAX_EXTRA = 0.25
 
 

@@ -1,10 +1,12 @@
-"""Peak extra memory of a checkpoint save or restore of a big table; JSON out.
+"""Time and peak extra memory of a checkpoint save or restore of a big
+table; JSON out.
 
-Run by test_save_memory.py, one fresh process per phase, so resident memory
+Run by benchmarks/saving.py and tests/dynamic_embedding/saving/
+test_save_memory.py, one fresh process per phase, so resident memory
 (/proc/self/status) is the phase's alone:
 
-  python save_memory_probe.py save    --rows N --dim D --dir DIR [--bundle]
-  python save_memory_probe.py restore --rows N --dim D --dir DIR [--bundle]
+  python saving_probe.py save    --rows N --dim D --dir DIR [--bundle]
+  python saving_probe.py restore --rows N --dim D --dir DIR [--bundle]
 
 save: fills a 4-shard int64 de.Variable with N rows (in chunks, so no
   full-size array is ever held), then saves a tf.train.Checkpoint.
@@ -24,6 +26,7 @@ import argparse
 import json
 import os
 import sys
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -87,12 +90,14 @@ def main():
     tf.train.Checkpoint(x=tf.Variable(1.0)).write(os.path.join(args.dir, "w"))
   before = _status("VmRSS")
   _reset_peak()
+  start = time.perf_counter()
   if args.phase == "save":
     ckpt.write(prefix)
   else:
     ckpt.read(prefix).assert_consumed()
-    assert int(var.size()) == args.rows, int(var.size())
+  seconds = time.perf_counter() - start
   peak = _status("VmHWM")
+  assert int(var.size()) == args.rows, int(var.size())
   after = _status("VmRSS")
   with open(info, encoding="ascii") as f:
     table_resident = json.load(f)["table_resident"]
@@ -100,7 +105,8 @@ def main():
   json.dump({"phase": args.phase, "bundle": args.bundle, "rows": args.rows,
              "table_bytes": args.rows * (8 + 4 * args.dim),
              "table_resident": table_resident, "before": before,
-             "after": after, "peak": peak, "extra": extra}, sys.stdout)
+             "after": after, "peak": peak, "extra": extra,
+             "seconds": seconds}, sys.stdout)
 
 
 if __name__ == "__main__":
