@@ -246,3 +246,30 @@ def test_training_resumes_exactly_from_side_files(tmp_path):
   np.testing.assert_allclose(resumed.lookup(tf.constant([1, 2, 3, 5], tf.int64)),
                              var.lookup(tf.constant([1, 2, 3, 5], tf.int64)),
                              rtol=1e-6)
+
+
+def test_bundle_checkpoints_migrate_by_adding_a_saver_after_restore(tmp_path):
+  """A variable restores an old bundle checkpoint without a saver; setting
+  its creator's saver afterwards makes the next saves use side files."""
+  old = de.Variable(dim=DIM, name="emb")
+  ref = _fill(old)
+  bundle = tf.train.Checkpoint(emb=old).save(str(tmp_path / "old"))
+  creator = de.CuckooHashTableCreator()
+  var = de.Variable(dim=DIM, name="emb", kv_creator=creator)
+  tf.train.Checkpoint(emb=var).restore(bundle).assert_consumed()
+  creator.saver = de.FileSystemSaver(save_path=str(tmp_path / "tables"))
+  path = tf.train.Checkpoint(emb=var).save(str(tmp_path / "new"))
+  assert var.file_system_saver.generations(var) == [1]
+  target = _var(str(tmp_path / "tables"), shards=2)
+  tf.train.Checkpoint(emb=target).restore(path).assert_consumed()
+  assert _content(target) == ref
+
+
+def test_a_saver_checkpoint_into_a_variable_without_one_names_the_entry(
+    tmp_path):
+  var = _var(str(tmp_path / "tables"))
+  _fill(var, n=5)
+  path = tf.train.Checkpoint(emb=var).save(str(tmp_path / "ckpt"))
+  plain = de.Variable(dim=DIM, name="emb")
+  with pytest.raises(tf.errors.NotFoundError, match="-keys"):
+    tf.train.Checkpoint(emb=plain).restore(path)
