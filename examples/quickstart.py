@@ -1,5 +1,6 @@
 """Quick start: a dynamic-embedding variable, lookups, a training step,
-saving, and a Keras model trained with model.fit.
+saving, a Keras model trained with model.fit, saved, reloaded and exported
+for serving.
 
 Run: .venv/bin/python examples/quickstart.py
 """
@@ -89,11 +90,27 @@ def keras_fit(workdir):
   table = model.get_layer("user_emb").params
   print(f"keras fit: loss {losses[0]:.3f} -> {losses[-1]:.3f}; "
         f"{int(table.size())} user rows in the table")
-  # A TF checkpoint holds the tables (keys and rows) and the optimizer's
-  # slot tables along with the dense weights.
-  tf.train.Checkpoint(model=model, optimizer=model.optimizer).write(
-      os.path.join(workdir, "keras", "ckpt"))
   assert losses[-1] < 0.6 * losses[0]
+  # Keras's own format holds the tables (keys and rows) and the optimizer's
+  # slot tables along with the dense weights; so do TF checkpoints and
+  # SavedModels.
+  path = os.path.join(workdir, "clicks.keras")
+  model.save(path)
+  loaded = keras.models.load_model(path)
+  same = np.allclose(loaded.predict(ids, verbose=0),
+                     model.predict(ids, verbose=0), atol=1e-6)
+  print(f"model.save + load_model: predictions match: {same}")
+  assert same
+  # Serving: in inference mode lookups only read (thread-safe); export the
+  # model as a SavedModel that any process loads after importing the package.
+  de.enable_inference_mode()
+  loaded.export(os.path.join(workdir, "clicks_serving"), verbose=False)
+  served = tf.saved_model.load(os.path.join(workdir, "clicks_serving"))
+  same = np.allclose(served.serve(ids[:4]).numpy(),
+                     model.predict(ids[:4], verbose=0), atol=1e-6)
+  de.enable_train_mode()
+  print(f"model.export (inference mode) serves the same scores: {same}")
+  assert same
 
 
 if __name__ == "__main__":

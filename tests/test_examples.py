@@ -19,6 +19,8 @@ def test_quickstart_runs(tmp_path):
   assert "lookups never insert" in out
   assert "restores (2 shards, files) match: True" in out
   assert "keras fit: loss" in out and "500 user rows in the table" in out
+  assert "model.save + load_model: predictions match: True" in out
+  assert "model.export (inference mode) serves the same scores: True" in out
 
 
 @pytest.fixture(scope="module")
