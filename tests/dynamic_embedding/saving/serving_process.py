@@ -39,3 +39,20 @@ def serve(path, ids, workdir):
       cwd=str(workdir))
   assert out.returncode == 0, out.stderr[-3000:]
   return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def saved_lookup(var, path):
+  """Saves a `tf.Module` holding `var` whose `serve(ids)` (int64 `[None]`)
+  is `de.embedding_lookup(var, ids)` to `path`; returns it loaded back."""
+  # Imported here: the rest of this module needs only TensorFlow.
+  from tensorflow_recommenders_addons import dynamic_embedding as de  # pylint: disable=import-outside-toplevel
+  module = tf.Module()
+  module.var = var
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.int64)])
+  def serve(ids):
+    return de.embedding_lookup(module.var, ids)
+
+  module.serve = serve
+  tf.saved_model.save(module, str(path))
+  return tf.saved_model.load(str(path))

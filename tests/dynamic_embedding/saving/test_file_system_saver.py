@@ -10,6 +10,8 @@ import tensorflow as tf
 
 from tensorflow_recommenders_addons import dynamic_embedding as de
 
+import serving_process
+
 DEVICES = ["/CPU:0", "/CPU:1", "/CPU:2"]
 DIM = 3
 
@@ -200,17 +202,9 @@ def test_bad_arguments_name_themselves(kwargs, arg):
 
 
 def test_saved_model_with_a_file_system_variable_serves(tmp_path):
-  module = tf.Module()
-  module.var = _var(str(tmp_path / "tables"), shards=2)
-  ref = _fill(module.var, n=20)
-
-  @tf.function(input_signature=[tf.TensorSpec([None], tf.int64)])
-  def serve(ids):
-    return de.embedding_lookup(module.var, ids)
-
-  module.serve = serve
-  tf.saved_model.save(module, str(tmp_path / "sm"))
-  loaded = tf.saved_model.load(str(tmp_path / "sm"))
+  var = _var(str(tmp_path / "tables"), shards=2)
+  ref = _fill(var, n=20)
+  loaded = serving_process.saved_lookup(var, tmp_path / "sm")
   keys = list(ref)[:5]
   got = loaded.serve(tf.constant(keys, tf.int64)).numpy().tolist()
   assert got == [ref[k] for k in keys]

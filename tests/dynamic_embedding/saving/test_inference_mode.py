@@ -10,6 +10,8 @@ import tensorflow as tf
 
 from tensorflow_recommenders_addons import dynamic_embedding as de
 
+import serving_process
+
 DIM = 4
 DEFAULT = 0.25
 
@@ -123,16 +125,7 @@ def test_concurrent_lookups_from_one_function_agree_with_the_reference():
 
 
 def test_concurrent_lookups_of_a_loaded_saved_model(tmp_path):
-  module = tf.Module()
-  module.var = _filled()
-
-  @tf.function(input_signature=[tf.TensorSpec([None], tf.int64)])
-  def serve(ids):
-    return de.embedding_lookup(module.var, ids)
-
-  module.serve = serve
-  tf.saved_model.save(module, str(tmp_path / "sm"))
-  loaded = tf.saved_model.load(str(tmp_path / "sm"))
+  loaded = serving_process.saved_lookup(_filled(), tmp_path / "sm")
   assert _hammer(loaded.serve, threads=6, calls=100) == []
 
 
