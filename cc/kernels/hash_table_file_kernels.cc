@@ -120,26 +120,14 @@ class LoadOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ListFiles(ctx->env(), dir, name, &paths));
 
     using Reader = tc::KvFileReader<KeyStorage<TK>>;
-    std::vector<std::unique_ptr<TfFileSource>> sources;
-    std::vector<std::unique_ptr<Reader>> readers;
-    for (const std::string& path : paths) {
-      std::unique_ptr<TfFileSource> source;
-      OP_REQUIRES_OK(ctx, TfFileSource::Open(ctx->env(), path, &source));
-      sources.push_back(std::move(source));
-      readers.emplace_back(new Reader(sources.back().get(), path, buffer_size_));
-      Reader& r = *readers.back();
-      OP_REQUIRES_OK(ctx, ToTfStatus(r.Open()));
-      const DataType file_dtype = static_cast<DataType>(r.header().value_dtype);
-      OP_REQUIRES(ctx, file_dtype == table->value_dtype(),
-                  errors::InvalidArgument(
-                      "table file '", path, "' holds ", DataTypeString(file_dtype),
-                      " values but the table's value dtype is ",
-                      DataTypeString(table->value_dtype())));
-      OP_REQUIRES(ctx, r.header().dim == table->dim(),
-                  errors::InvalidArgument("table file '", path, "' holds rows of dim ",
-                                          r.header().dim, " but the table's dim is ",
-                                          table->dim()));
-      OP_REQUIRES_OK(ctx, ToTfStatus(r.Verify()));
+    std::vector<std::unique_ptr<TfFileSource>> sources(paths.size());
+    std::vector<std::unique_ptr<Reader>> readers(paths.size());
+    for (size_t i = 0; i < paths.size(); ++i) {
+      OP_REQUIRES_OK(ctx, OpenTableFile(ctx->env(), paths[i],
+                                        table->value_dtype(), table->dim(),
+                                        buffer_size_, "table", &sources[i],
+                                        &readers[i]));
+      OP_REQUIRES_OK(ctx, ToTfStatus(readers[i]->Verify()));
     }
     const tc::ParallelFor pf = MakeParallelFor(ctx);
     for (auto& r : readers) {

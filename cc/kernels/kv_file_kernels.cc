@@ -33,35 +33,16 @@ absl::Status GetSpec(OpKernelConstruction* ctx, FileSpec* spec) {
   return ctx->GetAttr("buffer_size", &spec->buffer_size);
 }
 
-// Opens `path` and checks its header against the expected key type K (in
-// Open), value dtype and dim.
+// Opens a file whose header must match the variable's key type K, value
+// dtype and dim.
 template <typename K>
-absl::Status OpenChecked(Env* env, const std::string& path,
-                         const FileSpec& spec,
-                         std::unique_ptr<TfFileSource>* source,
-                         std::unique_ptr<tc::KvFileReader<K>>* reader) {
-  const absl::Status exists = env->FileExists(path);
-  if (!exists.ok()) {
-    return errors::NotFound("table file '", path, "' does not exist");
-  }
-  TF_RETURN_IF_ERROR(TfFileSource::Open(env, path, source));
-  reader->reset(new tc::KvFileReader<K>(source->get(), path,
-                                        static_cast<size_t>(spec.buffer_size)));
-  TF_RETURN_IF_ERROR(ToTfStatus((*reader)->Open()));
-  const auto& h = (*reader)->header();
-  const DataType file_dtype = static_cast<DataType>(h.value_dtype);
-  if (file_dtype != spec.value_dtype) {
-    return errors::InvalidArgument("table file '", path, "' holds ",
-                                   DataTypeString(file_dtype),
-                                   " values but the variable's value dtype is ",
-                                   DataTypeString(spec.value_dtype));
-  }
-  if (h.dim != spec.dim) {
-    return errors::InvalidArgument("table file '", path, "' holds rows of dim ",
-                                   h.dim, " but the variable's dim is ",
-                                   spec.dim);
-  }
-  return absl::OkStatus();
+absl::Status OpenFor(const FileSpec& spec, OpKernelContext* ctx,
+                     const std::string& path,
+                     std::unique_ptr<TfFileSource>* source,
+                     std::unique_ptr<tc::KvFileReader<K>>* reader) {
+  return OpenTableFile(ctx->env(), path, spec.value_dtype, spec.dim,
+                       static_cast<size_t>(spec.buffer_size), "variable",
+                       source, reader);
 }
 
 template <typename TK>
@@ -82,7 +63,7 @@ class VerifyOp : public OpKernel {
       const std::string path(paths.vec<tstring>()(i));
       std::unique_ptr<TfFileSource> source;
       std::unique_ptr<tc::KvFileReader<KeyStorage<TK>>> reader;
-      OP_REQUIRES_OK(ctx, OpenChecked(ctx->env(), path, spec_, &source, &reader));
+      OP_REQUIRES_OK(ctx, OpenFor(spec_, ctx, path, &source, &reader));
       OP_REQUIRES_OK(ctx, ToTfStatus(reader->Verify()));
       counts->vec<int64_t>()(i) = static_cast<int64_t>(reader->count());
     }
@@ -109,7 +90,7 @@ class ReadRowsOp : public OpKernel {
     const std::string path(path_t.scalar<tstring>()());
     std::unique_ptr<TfFileSource> source;
     std::unique_ptr<tc::KvFileReader<KeyStorage<TK>>> reader;
-    OP_REQUIRES_OK(ctx, OpenChecked(ctx->env(), path, spec_, &source, &reader));
+    OP_REQUIRES_OK(ctx, OpenFor(spec_, ctx, path, &source, &reader));
     // Offset 0 means "from the first record".
     const uint64_t offset = offset_t.scalar<int64_t>()() == 0
                                 ? reader->FirstRecord()

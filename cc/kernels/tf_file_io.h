@@ -9,7 +9,10 @@
 #include <string>
 
 #include "cc/core/kv_file.h"
+#include "cc/kernels/table_resource.h"
+#include "tensorflow/core/framework/types.h"
 #include "tensorflow/core/platform/env.h"
+#include "tensorflow/core/platform/errors.h"
 
 namespace tensorflow {
 namespace tfra_ops {
@@ -61,6 +64,40 @@ class TfFileSource : public ::tfra::core::ByteSource {
   std::unique_ptr<RandomAccessFile> file_;
   uint64_t size_;
 };
+
+// Opens the table file `path` for reading with key type K and checks its
+// header: key type (in Open), value dtype and dim against what `owner` (a
+// word for error messages: "table", "variable") holds. Reads go through a
+// `buffer_size`-byte buffer.
+template <typename K>
+absl::Status OpenTableFile(Env* env, const std::string& path,
+                           DataType value_dtype, int64_t dim,
+                           size_t buffer_size, const char* owner,
+                           std::unique_ptr<TfFileSource>* source,
+                           std::unique_ptr<::tfra::core::KvFileReader<K>>* reader) {
+  if (!env->FileExists(path).ok()) {
+    return errors::NotFound("table file '", path, "' does not exist");
+  }
+  TF_RETURN_IF_ERROR(TfFileSource::Open(env, path, source));
+  reader->reset(new ::tfra::core::KvFileReader<K>(source->get(), path,
+                                                  buffer_size));
+  TF_RETURN_IF_ERROR(ToTfStatus((*reader)->Open()));
+  const auto& h = (*reader)->header();
+  const DataType file_dtype = static_cast<DataType>(h.value_dtype);
+  if (file_dtype != value_dtype) {
+    return errors::InvalidArgument("table file '", path, "' holds ",
+                                   DataTypeString(file_dtype),
+                                   " values but the ", owner,
+                                   "'s value dtype is ",
+                                   DataTypeString(value_dtype));
+  }
+  if (h.dim != dim) {
+    return errors::InvalidArgument("table file '", path, "' holds rows of dim ",
+                                   h.dim, " but the ", owner, "'s dim is ",
+                                   dim);
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace tfra_ops
 }  // namespace tensorflow
