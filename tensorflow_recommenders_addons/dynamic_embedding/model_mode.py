@@ -17,8 +17,6 @@ in. A SavedModel exported in inference mode serves read-only lookups in
 any process.
 """
 
-import threading
-
 
 class ModelMode:
   """The two modes (`de.get_model_mode()` returns one of them).
@@ -32,14 +30,14 @@ class ModelMode:
   INFERENCE = "inference"
 
 
-_lock = threading.Lock()
+# One module global: rebinding it is atomic, so readers in other threads
+# see the old mode or the new one.
 _mode = ModelMode.TRAIN
 
 
 def _set(mode):
   global _mode  # pylint: disable=global-statement
-  with _lock:
-    _mode = mode
+  _mode = mode
 
 
 def enable_inference_mode():

@@ -172,6 +172,4 @@ def _count(arg, value):
                                              f">= 0")
     with tf.control_dependencies([check]):
       return tf.identity(value)
-  if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-    raise v.invalid(f"{arg}: must be an integer >= 0, got {value!r}")
-  return tf.constant(value, tf.int64)
+  return tf.constant(v.check_int(arg, value, 0), tf.int64)

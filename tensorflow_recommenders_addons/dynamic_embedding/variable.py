@@ -9,8 +9,6 @@ device and returns results in key order.
 Checkpoints and file saves: saving.py.
 """
 
-import operator
-
 import tensorflow as tf
 
 from tensorflow_recommenders_addons.dynamic_embedding.initializers import RowInitializer
@@ -99,7 +97,7 @@ class Variable(saving.VariableSaving, training_hooks.TrainingHooks,
     self.key_dtype = v.check_dtype("key_dtype", key_dtype, v.KEY_DTYPES)
     self.value_dtype = v.check_dtype("value_dtype", value_dtype,
                                      v.VALUE_DTYPES)
-    self.dim = _count("dim", dim, minimum=1)
+    self.dim = v.check_int("dim", dim, 1)
     if devices is None:
       devices = [""]
     elif isinstance(devices, str):
@@ -109,7 +107,7 @@ class Variable(saving.VariableSaving, training_hooks.TrainingHooks,
       raise v.invalid("devices: must name at least one device (or be None)")
     if not callable(partitioner):
       raise v.invalid(f"partitioner: must be callable, got {partitioner!r}")
-    init_size = _count("init_size", init_size, minimum=0)
+    init_size = v.check_int("init_size", init_size, 0)
     kv_creator = kv_creator if kv_creator is not None else CuckooHashTableCreator()
     if not isinstance(kv_creator, KVCreator):
       raise v.invalid(f"kv_creator: must be a de.KVCreator, got "
@@ -429,17 +427,6 @@ class Variable(saving.VariableSaving, training_hooks.TrainingHooks,
     """
     with tf.name_scope(name or "clear"):
       return _group(self._on_each_shard(lambda _, table: table.clear()))
-
-
-def _count(arg, value, minimum):
-  """`value` as an int >= minimum (bools and non-integers are refused)."""
-  try:
-    number = operator.index(value)
-  except TypeError:
-    number = None
-  if number is None or isinstance(value, bool) or number < minimum:
-    raise v.invalid(f"{arg}: must be an integer >= {minimum}, got {value!r}")
-  return number
 
 
 def _group(ops):

@@ -5,6 +5,8 @@ argument, the same error type the kernels raise, so callers handle one kind
 of error whichever layer catches the problem.
 """
 
+import operator
+
 import numpy as np
 import tensorflow as tf
 
@@ -16,6 +18,22 @@ VALUE_DTYPES = (tf.float32, tf.float16, tf.bfloat16, tf.float64, tf.int8,
 def invalid(message):
   """Returns an InvalidArgumentError carrying `message`."""
   return tf.errors.InvalidArgumentError(None, None, message)
+
+
+def check_int(arg, value, minimum, maximum=None):
+  """Returns `value` as an int in [minimum, maximum] (no upper bound when
+  `maximum` is None). Python and numpy integers pass; bools, floats and
+  strings are refused."""
+  try:
+    number = operator.index(value)
+  except TypeError:
+    number = None
+  if number is None or isinstance(value, (bool, np.bool_)) or \
+      number < minimum or (maximum is not None and number > maximum):
+    bound = f" and <= {maximum}" if maximum is not None else ""
+    raise invalid(f"{arg}: must be an integer >= {minimum}{bound}, got "
+                  f"{value!r}")
+  return number
 
 
 def check_dtype(arg, dtype, allowed):

@@ -7,7 +7,6 @@ different creator, with no change to the code that uses the variable.
 """
 
 import abc
-import numbers
 
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 from tensorflow_recommenders_addons.dynamic_embedding.tables.cuckoo_hashtable import CuckooHashTable
@@ -32,14 +31,6 @@ class EvictStrategy:
   TTL = "ttl"
   CUSTOMIZED = "custom"
   ALL = (LRU, LFU, TTL, CUSTOMIZED)
-
-
-def _non_negative_int(arg, value, upper=None):
-  if isinstance(value, bool) or not isinstance(value, numbers.Integral) or \
-      value < 0 or (upper is not None and value > upper):
-    bound = f" and <= {upper}" if upper is not None else ""
-    raise v.invalid(f"{arg}: must be an integer >= 0{bound}, got {value!r}")
-  return int(value)
 
 
 class CuckooHashTableConfig:
@@ -102,14 +93,14 @@ class CuckooHashTableConfig:
     if isinstance(num_shards, bool) or not 1 <= int(num_shards) <= 1024:
       raise v.invalid(f"num_shards: must be in [1, 1024], got {num_shards}")
     self.num_shards = int(num_shards)
-    self.max_capacity = _non_negative_int("max_capacity", max_capacity)
+    self.max_capacity = v.check_int("max_capacity", max_capacity, 0)
     if evict_strategy not in EvictStrategy.ALL:
       raise v.invalid(f"evict_strategy: must be one of {EvictStrategy.ALL}, "
                       f"got {evict_strategy!r}")
     self.evict_strategy = evict_strategy
-    self.ttl = _non_negative_int("ttl", ttl)
-    self.admit_after = _non_negative_int("admit_after", admit_after, 255)
-    width = _non_negative_int("sketch_width", sketch_width)
+    self.ttl = v.check_int("ttl", ttl, 0)
+    self.admit_after = v.check_int("admit_after", admit_after, 0, 255)
+    width = v.check_int("sketch_width", sketch_width, 0)
     if width < 16 or width & (width - 1):
       raise v.invalid(f"sketch_width: must be a power of two >= 16, got "
                       f"{sketch_width!r}")

@@ -13,7 +13,6 @@ imports a Keras.
 """
 
 import numbers
-import operator
 
 import numpy as np
 import tensorflow as tf
@@ -49,17 +48,6 @@ _BOOL_ARGS = ("trainable", "bp_v2", "keep_distribution", "checkpoint",
               "with_unique", "short_file_name")
 
 
-def positive_int(arg, value):
-  """`value` as an int >= 1 (bools, floats and strings are refused)."""
-  try:
-    number = operator.index(value)
-  except TypeError:
-    number = None
-  if number is None or isinstance(value, (bool, np.bool_)) or number < 1:
-    raise v.invalid(f"{arg}: must be an integer >= 1, got {value!r}")
-  return number
-
-
 def _check_bool(arg, value):
   if not isinstance(value, (bool, np.bool_)):
     raise v.invalid(f"{arg}: must be True or False, got {value!r}")
@@ -86,7 +74,7 @@ def check_layer_args(embedding_size, key_dtype, value_dtype, combiner,
   args = dict(DE_KWARGS)
   args.update(de_kwargs)
   args.update(
-      embedding_size=positive_int("embedding_size", embedding_size),
+      embedding_size=v.check_int("embedding_size", embedding_size, 1),
       key_dtype=v.check_dtype("key_dtype", key_dtype, v.KEY_DTYPES),
       value_dtype=v.check_dtype("value_dtype", value_dtype, VALUE_DTYPES),
       with_unique=with_unique, short_file_name=short_file_name)
@@ -104,16 +92,12 @@ def check_layer_args(embedding_size, key_dtype, value_dtype, combiner,
   args["devices"] = devices
   for arg in _BOOL_ARGS:
     args[arg] = _check_bool(arg, args[arg])
-  capacity = args["init_capacity"]
-  if isinstance(capacity, (bool, np.bool_)) or \
-      not isinstance(capacity, numbers.Integral) or capacity < 0:
-    raise v.invalid(f"init_capacity: must be an integer >= 0, got "
-                    f"{capacity!r}")
-  args["init_capacity"] = int(capacity)
+  args["init_capacity"] = v.check_int("init_capacity", args["init_capacity"],
+                                      0)
   max_norm = args["max_norm"]
   max_unique = args["max_unique_ids"]
   if max_unique is not None:
-    args["max_unique_ids"] = positive_int("max_unique_ids", max_unique)
+    args["max_unique_ids"] = v.check_int("max_unique_ids", max_unique, 1)
   if max_norm is not None and (
       isinstance(max_norm, (bool, np.bool_)) or
       not isinstance(max_norm, numbers.Real) or not max_norm > 0):
