@@ -16,13 +16,28 @@ The loops are `tf.while_loop`s, so the same code runs eagerly, inside a
 import tensorflow as tf
 
 from tensorflow_recommenders_addons.dynamic_embedding.partition import default_partition_fn
+from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 from tensorflow_recommenders_addons.utils.resource_loader import LIBRARIES
 
 _LIB = LIBRARIES["_cuckoo_hashtable_ops.so"]
 
+# Extension of table files (cc/kernels/tf_file_io.h: kTableFileSuffix).
+SUFFIX = ".tfrakv"
+
 # A chunk holds at least this many bytes of rows (or `buffer_size`, if
 # larger), so a read op call moves enough rows to amortise its overhead.
 MIN_CHUNK_BYTES = 4 * 1024 * 1024
+
+
+def check_procs(proc_size, proc_rank):
+  """`(proc_size, proc_rank)` as ints, `0 <= proc_rank < proc_size`."""
+  proc_size = v.check_int("proc_size", proc_size, 1)
+  return proc_size, v.check_int("proc_rank", proc_rank, 0, proc_size - 1)
+
+
+def rank_suffix(proc_size, proc_rank):
+  """The part of a file name naming the process: only with several."""
+  return f"_rank{proc_rank}of{proc_size}" if proc_size > 1 else ""
 
 
 def chunk_rows(var, buffer_size):

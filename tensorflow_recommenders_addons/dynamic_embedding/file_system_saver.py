@@ -44,7 +44,6 @@ from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation 
 from tensorflow_recommenders_addons.utils.tf_internal import SaveSpec
 
 _GEN = re.compile(r"^gen-(\d{8})$")
-_SUFFIX = ".tfrakv"
 
 
 def _procs():
@@ -106,23 +105,11 @@ class FileSystemSaver:
     size, rank = _procs()
     proc_size = size if proc_size is None else proc_size
     proc_rank = rank if proc_rank is None else proc_rank
-    if isinstance(proc_size, bool) or not isinstance(proc_size, int) or \
-        proc_size < 1:
-      raise v.invalid(f"proc_size: must be an integer >= 1, got {proc_size!r}")
-    if isinstance(proc_rank, bool) or not isinstance(proc_rank, int) or \
-        not 0 <= proc_rank < proc_size:
-      raise v.invalid(f"proc_rank: must be in [0, proc_size={proc_size}), "
-                      f"got {proc_rank!r}")
-    if isinstance(buffer_size, bool) or not isinstance(buffer_size, int) or \
-        buffer_size < 1:
-      raise v.invalid(f"buffer_size: must be an integer >= 1, got "
-                      f"{buffer_size!r}")
-    if max_to_keep is not None and (
-        isinstance(max_to_keep, bool) or not isinstance(max_to_keep, int) or
-        max_to_keep < 2):
-      raise v.invalid(f"max_to_keep: must be None or an integer >= 2 (the "
-                      f"previous checkpoint stays loadable), got "
-                      f"{max_to_keep!r}")
+    proc_size, proc_rank = file_streams.check_procs(proc_size, proc_rank)
+    buffer_size = v.check_int("buffer_size", buffer_size, 1)
+    if max_to_keep is not None:
+      # At least 2, so the previous checkpoint stays loadable.
+      max_to_keep = v.check_int("max_to_keep", max_to_keep, 2)
     self.proc_size = proc_size
     self.proc_rank = proc_rank
     self.save_path = None if save_path is None else os.fspath(save_path)
@@ -153,8 +140,7 @@ class FileSystemSaver:
     return sorted(int(m.group(1)) for m in map(_GEN.match, names) if m)
 
   def _rank_suffix(self):
-    return (f"_rank{self.proc_rank}of{self.proc_size}"
-            if self.proc_size > 1 else "")
+    return file_streams.rank_suffix(self.proc_size, self.proc_rank)
 
   def _next_generation(self, root):
     """The number after the last generation under `root` holding *this
@@ -162,7 +148,7 @@ class FileSystemSaver:
     numbers each run anew). Ranks saving in step therefore write the same
     generation numbers even when one rank lists after another's save."""
     files = tf.io.matching_files(tf.strings.join(
-        [root, f"/gen-*/shard_*{self._rank_suffix()}{_SUFFIX}"]))
+        [root, "/gen-*/shard_*", self._rank_suffix(), file_streams.SUFFIX]))
     numbers = tf.strings.to_number(tf.strings.regex_replace(
         files, ".*/gen-([0-9]+)/[^/]*$", "\\1"), tf.int64)
     if not self._rank_suffix():  # other process counts' files don't count
@@ -221,19 +207,20 @@ class FileSystemSaver:
     roots = [recorded_root]
     if self.save_path:
       roots.insert(0, tf.constant(os.path.join(self.save_path, _prefix(var))))
-    return restore_generation(var, generation, roots, self.proc_size,
-                              self.proc_rank, self.buffer_size)
+    return _restore_generation(var, generation, roots, self.proc_size,
+                               self.proc_rank, self.buffer_size)
 
 
-def restore_generation(var, generation, roots, proc_size=1, proc_rank=0,
-                       buffer_size=4096):
+def _restore_generation(var, generation, roots, proc_size, proc_rank,
+                        buffer_size):
   """Clears `var` and streams in generation `generation` found under the
   first of `roots` that holds it (see the module docstring)."""
   candidates = [tf.strings.join([r, "/", generation]) for r in roots]
   found = tf.constant("", tf.string)
   for dirpath in reversed(candidates):
     found = tf.where(tf.size(tf.io.matching_files(
-        tf.strings.join([dirpath, "/*", _SUFFIX]))) > 0, dirpath, found)
+        tf.strings.join([dirpath, "/*", file_streams.SUFFIX]))) > 0, dirpath,
+                     found)
   check = tf.debugging.assert_greater(
       tf.strings.length(found), 0, message=(
           f"de.FileSystemSaver: the table files of variable {var.name!r} "
@@ -241,8 +228,10 @@ def restore_generation(var, generation, roots, proc_size=1, proc_rank=0,
           f"under the saver's save_path or the one recorded at save time)"))
   with tf.control_dependencies([check]):
     own = tf.io.matching_files(tf.strings.join(
-        [found, f"/shard_*_rank{proc_rank}of{proc_size}{_SUFFIX}"]))
-    every = tf.io.matching_files(tf.strings.join([found, "/*" + _SUFFIX]))
+        [found, "/shard_*", file_streams.rank_suffix(proc_size, proc_rank),
+         file_streams.SUFFIX]))
+    every = tf.io.matching_files(tf.strings.join(
+        [found, "/*", file_streams.SUFFIX]))
   if proc_size > 1:
     # A rank that saved under the same process count loads its own files
     # as they are; otherwise it reads every file and keeps the keys it owns.

@@ -30,11 +30,8 @@ import tensorflow as tf
 
 from tensorflow_recommenders_addons.dynamic_embedding import file_streams
 from tensorflow_recommenders_addons.dynamic_embedding.file_system_saver import FileSystemSaver
-from tensorflow_recommenders_addons.dynamic_embedding.file_system_saver import restore_generation
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 from tensorflow_recommenders_addons.dynamic_embedding.tables.cuckoo_hashtable import DEFAULT_BUFFER_SIZE
-
-_SUFFIX = ".tfrakv"
 
 
 def _prefix(var):
@@ -43,23 +40,16 @@ def _prefix(var):
   return var.name.replace("/", "_")
 
 
-def _rank_suffix(proc_size, proc_rank):
-  return f"_rank{proc_rank}of{proc_size}" if proc_size > 1 else ""
-
-
 def shard_file_name(var, idx, proc_size=1, proc_rank=0):
   """File stem of shard `idx` (0-based)."""
   return (f"{_prefix(var)}_mht_{idx + 1}of{var.shard_num}"
-          f"{_rank_suffix(proc_size, proc_rank)}")
+          f"{file_streams.rank_suffix(proc_size, proc_rank)}")
 
 
 def _check_procs(proc_size, proc_rank):
-  proc_size, proc_rank = int(proc_size or 1), int(proc_rank or 0)
-  if proc_size < 1 or not 0 <= proc_rank < proc_size:
-    raise tf.errors.InvalidArgumentError(
-        None, None, f"proc_rank: must be in [0, proc_size={proc_size}), got "
-        f"{proc_rank}")
-  return proc_size, proc_rank
+  # None: one process (the signature's defaults are 1 and 0).
+  return file_streams.check_procs(1 if proc_size is None else proc_size,
+                                  0 if proc_rank is None else proc_rank)
 
 
 def save(var, dirpath, proc_size, proc_rank, buffer_size):
@@ -75,11 +65,12 @@ def save(var, dirpath, proc_size, proc_rank, buffer_size):
 
 def _files_of(var, dirpath, proc_size, proc_rank):
   """Stems of the files this variable (at this rank) saved in `dirpath`."""
+  rank = file_streams.rank_suffix(proc_size, proc_rank)
   pattern = re.compile(re.escape(_prefix(var)) + r"_mht_\d+of\d+" +
-                       re.escape(_rank_suffix(proc_size, proc_rank)) +
-                       re.escape(_SUFFIX) + "$")
+                       re.escape(rank) + re.escape(file_streams.SUFFIX) + "$")
   names = tf.io.gfile.listdir(dirpath) if tf.io.gfile.isdir(dirpath) else []
-  return sorted(n[:-len(_SUFFIX)] for n in names if pattern.match(n))
+  return sorted(n[:-len(file_streams.SUFFIX)] for n in names
+                if pattern.match(n))
 
 
 def load(var, dirpath, proc_size, proc_rank, buffer_size):
@@ -90,8 +81,9 @@ def load(var, dirpath, proc_size, proc_rank, buffer_size):
   if not stems:
     raise tf.errors.NotFoundError(
         None, None, f"dirpath: no files of variable {var.name!r} "
-        f"('{_prefix(var)}_mht_*{_SUFFIX}') in {dirpath!r}")
-  paths = [os.path.join(dirpath, stem + _SUFFIX) for stem in stems]
+        f"('{_prefix(var)}_mht_*{file_streams.SUFFIX}') in {dirpath!r}")
+  paths = [os.path.join(dirpath, stem + file_streams.SUFFIX)
+           for stem in stems]
   written = file_streams.load(var, paths, buffer_size)
   return None if tf.executing_eagerly() else written.op
 
@@ -193,35 +185,48 @@ class VariableSaving:
     saver = getattr(self.kv_creator, "saver", None)
     return saver if isinstance(saver, FileSystemSaver) else None
 
-  def _serialize_to_tensors(self):
+  def _row_tensors(self):
+    """The rows (and, bounded, their bookkeeping) as named tensors: what a
+    checkpoint without a saver holds, and what Keras weights files store
+    (keras/layers/_weights_store.py); {} with `checkpoint=False`."""
     if not self.checkpoint:
       return {}
-    if self.file_system_saver is not None:
-      return self.file_system_saver.serialize(self)
     if self.bounded:
       return self._meta_tensors()
     keys, values = self.export()
     return {"-keys": keys, "-values": values}
 
-  def _restore_from_tensors(self, restored_tensors):
-    if not self.checkpoint:
-      return tf.no_op()
-    if "-fs_generation" in restored_tensors:
-      generation = restored_tensors["-fs_generation"]
-      root = restored_tensors["-fs_root"]
-      saver = self.file_system_saver
-      if saver is None:
-        written = restore_generation(self, generation, [root])
-      else:
-        written = saver.restore(self, generation, root)
-      return written.op if hasattr(written, "op") else tf.no_op()
-    keys = restored_tensors["-keys"]
-    values = restored_tensors["-values"]
+  def _restore_rows(self, tensors):
+    """Replaces the content with `_row_tensors` output (rows routed through
+    the current partitioner); bounded variables take the bookkeeping when
+    `tensors` holds it.
+
+    Raises:
+      tf.errors.InvalidArgumentError: rows of another dim.
+    """
+    keys, values = tensors["-keys"], tensors["-values"]
     if values.shape.rank is not None and values.shape[-1] is not None and \
         values.shape[-1] != self.dim:
       raise v.invalid(f"checkpoint: variable {self.name!r} has dim "
                       f"{self.dim} but the checkpoint holds rows of "
                       f"{values.shape[-1]}")
-    if self.bounded:
-      return self._restore_meta(restored_tensors)
+    if self.bounded and "-versions" in tensors:
+      return self._restore_meta(tensors)
     return self._write("import_", keys, values)
+
+  def _serialize_to_tensors(self):
+    if self.checkpoint and self.file_system_saver is not None:
+      return self.file_system_saver.serialize(self)
+    return self._row_tensors()
+
+  def _restore_from_tensors(self, restored_tensors):
+    if not self.checkpoint:
+      return tf.no_op()
+    if "-fs_generation" in restored_tensors:
+      # Only a variable with a saver asks for these names (TF restores the
+      # names the object's _serialize_to_tensors gives).
+      written = self.file_system_saver.restore(
+          self, restored_tensors["-fs_generation"],
+          restored_tensors["-fs_root"])
+      return written.op if hasattr(written, "op") else tf.no_op()
+    return self._restore_rows(restored_tensors)

@@ -8,12 +8,11 @@ slot wrapper, or the slot of a row buffer) whose content matters only
 within a step; its index holds the slot table's rows instead (layout in
 keras/layers/_weights_store.py, prefix "<index>:").
 
-The functions take any wrapped optimizer, Keras 3 or tf_keras.
+The mixin serves any wrapped optimizer, Keras 3 or tf_keras.
 """
 
 import warnings
 
-from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 from tensorflow_recommenders_addons.dynamic_embedding.trainable import TrainableWrapper
 
 
@@ -40,62 +39,24 @@ def slot_tables(optimizer):
   return tables
 
 
-def _skip(variables, tables):
-  views = {id(variables[i]) for i in tables}
-  return lambda var: id(var) in views
+def _state(optimizer):
+  """`(skip, tables)` for `_weights_store.save_state` / `load_state`:
+  `skip(variable)` names the slot views, `tables` maps "<index>:" to the
+  slot table of the view at that index."""
+  tables = slot_tables(optimizer)
+  views = {id(optimizer.variables[i]) for i in tables}
+  return (lambda var: id(var) in views,
+          {f"{i}:": table for i, table in tables.items()})
 
 
-def save(store, variables, tables):
-  """Writes `variables` by index, slot tables in place of their views.
-
-  Args:
-    store: The optimizer's Keras weights store (name -> numpy array).
-    variables: `optimizer.variables`, in Keras order.
-    tables: {index in `variables`: the slot table (`de.Variable`) that the
-      variable at that index is a per-step view of}.
-  """
-  store_lib = _store_lib()
-  store_lib.write_dense(store, variables, _skip(variables, tables))
-  for i, table in tables.items():
-    store_lib.write_table(store, f"{i}:", table)
-
-
-def matches(store, variables, tables):
-  """Whether `store` holds exactly what `save` writes for these variables
-  (False e.g. for a file saved before the optimizer was built)."""
+def _matches(store, variables, skip, tables):
+  """Whether `store` holds exactly what `save_state` writes for these
+  variables (False e.g. for a file saved before the optimizer was built)."""
   names = set(store.keys())
-  saved_tables = {n[:-len(":format")] for n in names if n.endswith(":format")}
-  dense = set(_store_lib().dense_names(variables, _skip(variables, tables)))
+  saved_tables = {n[:-len("format")] for n in names if n.endswith(":format")}
+  dense = set(_store_lib().dense_names(variables, skip))
   return ({n for n in names if n.isdigit()} == dense and
-          saved_tables == {str(i) for i in tables})
-
-
-def load(store, variables, tables, owner):
-  """Restores what `save` wrote; checks everything before writing.
-
-  Args:
-    store: The optimizer's Keras weights store.
-    variables, tables: As for `save`.
-    owner: Names the optimizer in errors.
-
-  Raises:
-    tf.errors.InvalidArgumentError: the store does not match the variables
-      (see `matches`), a variable of another shape, or a slot table of
-      another key dtype or dim, naming `owner`; nothing is changed.
-  """
-  if not matches(store, variables, tables):
-    raise v.invalid(f"{owner}: the file holds {len(list(store.keys()))} "
-                    f"entries that do not match its {len(variables)} "
-                    f"variables ({len(tables)} of them slot tables)")
-  store_lib = _store_lib()
-  dense = store_lib.read_dense(store, variables, _skip(variables, tables),
-                               owner)
-  contents = [store_lib.read_table(store, f"{i}:", table, owner)
-              for i, table in tables.items()]
-  for variable, value in dense:
-    variable.assign(value)
-  for content in contents:
-    content.restore()
+          saved_tables == set(tables))
 
 
 class OwnVariablesMixin:
@@ -111,7 +72,8 @@ class OwnVariablesMixin:
     Args:
       store: The optimizer's Keras weights store (name -> numpy array).
     """
-    save(store, self.variables, slot_tables(self))
+    skip, tables = _state(self)
+    _store_lib().save_state(store, self.variables, skip, tables)
 
   def load_own_variables(self, store):
     """Restores what `save_own_variables` saved; slot tables are replaced
@@ -128,8 +90,8 @@ class OwnVariablesMixin:
         slot table of another key dtype or dim (naming the optimizer);
         nothing is changed.
     """
-    tables = slot_tables(self)
-    if not matches(store, self.variables, tables):
+    skip, tables = _state(self)
+    if not _matches(store, self.variables, skip, tables):
       warnings.warn(
           f"Skipping variable loading for optimizer {self.name!r}: the file "
           f"holds {len(list(store.keys()))} entries that do not match its "
@@ -137,4 +99,5 @@ class OwnVariablesMixin:
           f"tables); was it saved before the optimizer was built?",
           stacklevel=2)
       return
-    load(store, self.variables, tables, f"optimizer {self.name!r}")
+    _store_lib().load_state(store, self.variables, skip, tables,
+                            f"optimizer {self.name!r}")

@@ -282,7 +282,7 @@ class FieldWiseBase(EmbeddingBase):
                name="SlotDynamicEmbeddingLayer",
                with_unique=True,
                **kwargs):
-    nslots = ops.positive_int("nslots", nslots)
+    nslots = v.check_int("nslots", nslots, 1)
     if slot_map_fn is not None and not callable(slot_map_fn):
       raise v.invalid(f"slot_map_fn: must be callable or None, got "
                       f"{slot_map_fn!r}")
@@ -411,9 +411,9 @@ class BufferState:
     """
     # Imported here: _weights_store is needed only by Keras's file formats.
     from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import _weights_store  # pylint: disable=import-outside-toplevel
-    _weights_store.write_dense(store, self._own_variables(),
-                               self._is_step_state)
-    _weights_store.write_table(store, _TABLE_ENTRY, self.params)
+    _weights_store.save_state(store, self._own_variables(),
+                              self._is_step_state,
+                              {_TABLE_ENTRY: self.params})
 
   def load_own_variables(self, store):
     """Replaces the table's content with what `save_own_variables` saved.
@@ -431,11 +431,8 @@ class BufferState:
         table is unchanged.
     """
     from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import _weights_store  # pylint: disable=import-outside-toplevel
-    owner = f"layer {self.name!r}"
-    dense = _weights_store.read_dense(store, self._own_variables(),
-                                      self._is_step_state, owner)
-    table = _weights_store.read_table(store, _TABLE_ENTRY, self.params, owner)
-    for variable, value in dense:
-      variable.assign(value)
-    table.restore()
+    _weights_store.load_state(store, self._own_variables(),
+                              self._is_step_state,
+                              {_TABLE_ENTRY: self.params},
+                              f"layer {self.name!r}")
 

@@ -141,14 +141,9 @@ def write_table(store, prefix, var):
 
 def _columns(var):
   """{column name: tensor} of the variable's rows (and bookkeeping), as its
-  checkpoints hold them; empty with `checkpoint=False`."""
-  if not var.checkpoint:
-    return {}
-  if var.bounded:
-    tensors = var._meta_tensors()  # pylint: disable=protected-access
-    return {name.lstrip("-"): tensor for name, tensor in tensors.items()}
-  keys, values = var.export()
-  return {"keys": keys, "values": values}
+  bundle checkpoints hold them; empty with `checkpoint=False`."""
+  tensors = var._row_tensors()  # pylint: disable=protected-access
+  return {name.lstrip("-"): tensor for name, tensor in tensors.items()}
 
 
 def has_table(store, prefix):
@@ -177,16 +172,11 @@ class TableContent:
     Returns:
       The op (None when executing eagerly or with nothing to restore).
     """
-    var, columns = self.var, self.columns
-    if not columns:
+    if not self.columns:
       return None
-    if var.bounded and "versions" in columns:
-      # The checkpoint protocol's own restore of rows with bookkeeping.
-      return var._restore_meta(  # pylint: disable=protected-access
-          {"-" + name: tensor for name, tensor in columns.items()})
-    # Each shard's content is replaced by the rows routed to it.
-    write = var._write  # pylint: disable=protected-access
-    return write("import_", columns["keys"], columns["values"])
+    # The checkpoint protocol's own restore of rows (and bookkeeping).
+    return self.var._restore_rows(  # pylint: disable=protected-access
+        {"-" + name: tensor for name, tensor in self.columns.items()})
 
 
 def read_table(store, prefix, var, owner):
@@ -328,3 +318,39 @@ def read_dense(store, variables, skip, owner):
                       f"the file, {tuple(var.shape)} in the model")
     pairs.append((var, value))
   return pairs
+
+
+def save_state(store, variables, skip, tables):
+  """Writes an owner's state: its Keras variables by index (but the
+  skipped ones, `write_dense`) and each table under its prefix.
+
+  Args:
+    store: The layer's or optimizer's Keras weights store.
+    variables, skip: As for `write_dense`.
+    tables: {name prefix: `de.Variable`}.
+  """
+  write_dense(store, variables, skip)
+  for prefix, var in tables.items():
+    write_table(store, prefix, var)
+
+
+def load_state(store, variables, skip, tables, owner):
+  """Restores what `save_state` wrote: everything is read and checked
+  before any variable or table is written.
+
+  Args:
+    store, variables, skip, tables: As for `save_state`.
+    owner: Names the layer or optimizer in errors.
+
+  Raises:
+    tf.errors.InvalidArgumentError: as for `read_dense` and `read_table`;
+      nothing is changed.
+  """
+  dense = read_dense(store, variables, skip, owner)
+  contents = [read_table(store, prefix, var, owner)
+              for prefix, var in tables.items()]
+  for variable, value in dense:
+    variable.assign(value)
+  for content in contents:
+    content.restore()
+
