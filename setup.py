@@ -119,5 +119,10 @@ setup(
     ext_modules=_extensions(),
     cmdclass={"build_ext": OpLibraryBuild},
     install_requires=["numpy"],
+    # The demo (tensorflow_recommenders_addons/demo); it also needs tf_keras
+    # and tensorflow-recommenders (requirements-keras.txt).
+    entry_points={"console_scripts": [
+        f"tfra-demo = {PKG}.demo.cli:main",
+    ]},
     zip_safe=False,
 )

@@ -28,6 +28,9 @@ MODULES = [
     "tensorflow_recommenders_addons.dynamic_embedding.keras.layers.tf_keras",
     "tensorflow_recommenders_addons.dynamic_embedding.keras.layers.keras3",
     "tensorflow_recommenders_addons.dynamic_embedding.keras.layers._weights_store",
+    "tensorflow_recommenders_addons.demo.cli",
+    "tensorflow_recommenders_addons.demo.data",
+    "tensorflow_recommenders_addons.demo.metrics",
 ]
 
 
@@ -38,6 +41,8 @@ def _public_symbols():
     obj = getattr(de, name)
     if callable(obj):
       yield f"de.{name}", obj
+  demo = importlib.import_module("tensorflow_recommenders_addons.demo")
+  yield "demo.main", demo.main
   for name in ("ShadowVariable", "embedding_lookup"):
     yield f"de.shadow_ops.{name}", getattr(de.shadow_ops, name)
   for flavour in ("tf_keras", "keras3"):
