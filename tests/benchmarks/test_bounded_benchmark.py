@@ -4,26 +4,20 @@ Timing targets are never asserted here (shared, noisy machines); this checks
 that every policy is measured for insert and lookup, that the bounded cases
 really evicted and stayed within their capacity, and that the target lines
 are printed.
+
+The script runs once per session, in conftest.py's `run_all.py --quick`
+run (with run_all's quick flags); this reads its output and JSON.
 """
 
-import json
-import os
-import subprocess
-import sys
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCRIPT = os.path.join(ROOT, "benchmarks", "bounded.py")
+import pytest
 CASES = ("off", "track", "lru", "lfu", "ttl", "custom", "admit")
 BOUNDED = ("lru", "lfu", "ttl", "custom", "admit")
 
 
-def test_quick_benchmark_reports_every_case(tmp_path):
-  report = tmp_path / "bounded.json"
-  out = subprocess.run(
-      [sys.executable, SCRIPT, "--quick", "--json", str(report)],
-      check=True, capture_output=True, text=True, cwd=str(tmp_path)).stdout
+@pytest.mark.quick_run("bounded")
+def test_quick_benchmark_reports_every_case(quick_benchmark):
+  out, data = quick_benchmark("bounded")
   assert "Target" in out and "met" in out
-  data = json.loads(report.read_text())
   cells = {(r["case"], r["op"]) for r in data["results"] if r["keys_per_s"] > 0}
   assert cells == {(c, op) for c in CASES for op in ("insert", "lookup")}
   capacity = data["config"]["capacity"]

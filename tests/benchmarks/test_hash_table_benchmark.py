@@ -2,24 +2,18 @@
 
 Timing targets are never asserted here (shared, noisy machines); this checks
 that the benchmark measures all three tables and writes its JSON report.
+
+The script runs once per session, in conftest.py's `run_all.py --quick`
+run (with run_all's quick flags: --repeats 1); this reads its output and JSON.
 """
 
-import json
-import os
-import subprocess
-import sys
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCRIPT = os.path.join(ROOT, "benchmarks", "hash_table.py")
+import pytest
 
 
-def test_quick_benchmark_reports_every_table(tmp_path):
-  report = tmp_path / "hash_table.json"
-  out = subprocess.run(
-      [sys.executable, SCRIPT, "--quick", "--repeats", "1", "--json", str(report)],
-      check=True, capture_output=True, text=True, cwd=str(tmp_path)).stdout
+@pytest.mark.quick_run("hash_table")
+def test_quick_benchmark_reports_every_table(quick_benchmark):
+  out, data = quick_benchmark("hash_table")
   assert "lookup-hit" in out and "Targets" in out
-  data = json.loads(report.read_text())
   cells = {(r["table"], r["op"]) for r in data["throughput"] if r["keys_per_s"] > 0}
   assert cells == {(t, op) for t in ("ours", "mutable", "dense")
                    for op in ("insert", "lookup-hit", "lookup-miss")}

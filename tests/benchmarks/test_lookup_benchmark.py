@@ -2,24 +2,18 @@
 
 No timing is asserted (shared, noisy machines); the ratio is a figure for the
 README, reproduced by running the script itself.
+
+The script runs once per session, in conftest.py's `run_all.py --quick`
+run (with run_all's quick flags); this reads its output and JSON.
 """
 
-import json
-import os
-import subprocess
-import sys
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCRIPT = os.path.join(ROOT, "benchmarks", "lookup.py")
+import pytest
 
 
-def test_quick_lookup_benchmark_reports_both_modes(tmp_path):
-  report = tmp_path / "lookup.json"
-  out = subprocess.run(
-      [sys.executable, SCRIPT, "--quick", "--json", str(report)],
-      check=True, capture_output=True, text=True, cwd=str(tmp_path)).stdout
+@pytest.mark.quick_run("lookup")
+def test_quick_lookup_benchmark_reports_both_modes(quick_benchmark):
+  out, data = quick_benchmark("lookup")
   assert "forward+backward" in out and "Targets" in out
-  data = json.loads(report.read_text())
   assert [r["mode"] for r in data["results"]] == ["forward", "forward+backward"]
   for row in data["results"]:
     assert row["ours_examples_per_s"] > 0 and row["static_examples_per_s"] > 0

@@ -3,6 +3,9 @@ is reported.
 
 No timing is asserted (shared, noisy machines); the figures for the README
 come from running the script itself at full size.
+
+The quick run of every case is the session's `run_all.py --quick` run
+(conftest.py); the one-Keras run is this file's own.
 """
 
 import json
@@ -10,19 +13,18 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "benchmarks", "train.py")
 
 
-def test_quick_train_benchmark_reports_every_case(tmp_path):
-  report = tmp_path / "train.json"
-  out = subprocess.run(
-      [sys.executable, SCRIPT, "--quick", "--json", str(report)],
-      check=True, capture_output=True, text=True, cwd=str(tmp_path)).stdout
+@pytest.mark.quick_run("train")
+def test_quick_train_benchmark_reports_every_case(quick_benchmark):
+  out, data = quick_benchmark("train")
   for keras_name in ("tf_keras", "keras3"):
     assert f"{keras_name} adagrad: dynamic/static" in out
     assert f"{keras_name} adam: dynamic" in out
-  data = json.loads(report.read_text())
   cases = [(r["keras"], r["optimizer"], r["model"]) for r in data["results"]]
   assert cases == [(k, opt, model) for k in ("tf_keras", "keras3")
                    for opt in ("adam", "adagrad")
