@@ -61,9 +61,7 @@ def get_variable(name,
       dtype or dim than requested.
 
   Example:
-    >>> import weakref
-
-import tensorflow as tf
+    >>> import tensorflow as tf
     >>> from tensorflow_recommenders_addons import dynamic_embedding as de
     >>> with tf.compat.v1.variable_scope("doc_example"):
     ...   a = de.get_variable("emb", dim=4)
