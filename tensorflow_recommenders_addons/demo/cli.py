@@ -46,47 +46,39 @@ class OneLineParser(argparse.ArgumentParser):
     self.exit(2, f"{PROG}: error: {message} (see {PROG} --help)\n")
 
 
-def at_least(minimum):
-  """argparse type: an integer >= `minimum`."""
+def checked(convert, kind, accept, requirement):
+  """An argparse type: `convert(text)`, which `accept` must approve.
+
+  Args:
+    convert: `int` or `float`.
+    kind: What `convert` parses, for the message ("an integer").
+    accept: Predicate on the converted value.
+    requirement: What `accept` requires, for the message ("at least 1").
+  """
 
   def parse(text):
     try:
-      value = int(text)
+      value = convert(text)
     except ValueError:
-      raise argparse.ArgumentTypeError(
-          f"{text!r} is not an integer") from None
-    if value < minimum:
-      raise argparse.ArgumentTypeError(
-          f"{value} must be at least {minimum}")
+      raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+    if not accept(value):
+      raise argparse.ArgumentTypeError(f"{value} must be {requirement}")
     return value
 
-  parse.__name__ = f"integer >= {minimum}"
+  parse.__name__ = f"{kind} {requirement}"
   return parse
 
 
+def at_least(minimum):
+  """argparse type: an integer >= `minimum`."""
+  return checked(int, "an integer", lambda v: v >= minimum,
+                 f"at least {minimum}")
+
+
 positive_int = at_least(1)
-
-
-def fraction(text):
-  """argparse type: a float in (0, 1)."""
-  try:
-    value = float(text)
-  except ValueError:
-    raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-  if not 0 < value < 1:
-    raise argparse.ArgumentTypeError(f"{value} must be between 0 and 1")
-  return value
-
-
-def positive_float(text):
-  """argparse type: a float > 0."""
-  try:
-    value = float(text)
-  except ValueError:
-    raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-  if not value > 0:
-    raise argparse.ArgumentTypeError(f"{value} must be greater than 0")
-  return value
+fraction = checked(float, "a number", lambda v: 0 < v < 1, "between 0 and 1")
+positive_float = checked(float, "a number", lambda v: v > 0,
+                         "greater than 0")
 
 
 def parser():
