@@ -19,13 +19,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # pylint: disable=wrong-import-position
 import pytest  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
+from logical_devices import CPU_DEVICES  # pylint: disable=wrong-import-position
 
 # Three logical CPU devices, so sharded variables place one table per device.
 # Must run before TensorFlow initializes its devices (conftest imports first).
 tf.config.set_logical_device_configuration(
     tf.config.list_physical_devices("CPU")[0],
-    [tf.config.LogicalDeviceConfiguration()] * 3)
-CPU_DEVICES = ["/CPU:0", "/CPU:1", "/CPU:2"]
+    [tf.config.LogicalDeviceConfiguration()] * len(CPU_DEVICES))
 
 KEY_DTYPES = [tf.int64, tf.int32, tf.string]
 VALUE_DTYPES = [tf.float32, tf.float16, tf.bfloat16, tf.float64, tf.int8,

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import CPU_DEVICES
+from logical_devices import CPU_DEVICES
 import optimizer_configs
 from test_optimizer_oracle import assert_close
 from tensorflow_recommenders_addons import dynamic_embedding as de

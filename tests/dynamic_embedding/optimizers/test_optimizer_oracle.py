@@ -19,7 +19,7 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
-from conftest import CPU_DEVICES
+from logical_devices import CPU_DEVICES
 import optimizer_configs
 from tensorflow_recommenders_addons import dynamic_embedding as de
 
