@@ -1,15 +1,13 @@
 """Ratio extractors of run_all.py: one function per benchmark JSON format.
 
 Not a benchmark: run_all.py lists it as a helper. Each extractor takes a
-benchmark's JSON report (the dict its --json wrote) and the path of the
-script, and returns normalized ratio rows (see `row`), with the ratio the
-script itself prints (its direction and its baseline). Targets come from
-the report where the script writes them, else from the script's own
-module-level constant (read with `ast`, without importing TensorFlow), so
-a target changed in a script is not left stale here.
+benchmark's JSON report (the dict its --json wrote) and returns normalized
+ratio rows (see `row`), with the ratio the script itself prints (its
+direction and its baseline). Targets are the numbers each script writes
+into its report next to its verdicts, so a target changed in a script is
+not left stale here.
 """
 
-import ast
 import re
 
 
@@ -47,28 +45,8 @@ def row(benchmark, case, metric, ours, baseline, baseline_name, ratio,
   return out
 
 
-def script_constant(script, name):
-  """The literal value of a module-level `NAME = literal` in `script`."""
-  with open(script, encoding="utf-8") as f:
-    tree = ast.parse(f.read(), script)
-  for node in tree.body:
-    if (isinstance(node, ast.Assign) and len(node.targets) == 1
-        and isinstance(node.targets[0], ast.Name) and node.targets[0].id == name):
-      return ast.literal_eval(node.value)
-  raise KeyError(f"{script} defines no constant {name}")
-
-
-def _goal_number(goal):
-  """5.0 from ">= 5x", 0.8 from ">= 0.80"."""
-  match = re.search(r"[-+]?\d+(?:\.\d*)?", goal)
-  if not match:
-    raise ValueError(f"no number in target goal {goal!r}")
-  return float(match.group())
-
-
-def hash_table(data, script):
+def hash_table(data):
   """ours vs MutableHashTable and DenseHashTable: throughput and memory."""
-  del script
   speed, memory = {}, {}
   for t in data["targets"]:
     m = re.match(r"(\S+) vs MutableHashTable @ dim (\d+)$", t["name"])
@@ -90,7 +68,7 @@ def hash_table(data, script):
       rows.append(row(
           "hash_table", f"{op}, dim {dim}", "keys/s", ours, base, name,
           ours / base, True,
-          target=_goal_number(t["goal"]) if t else None,
+          target=t["target"] if t else None,
           target_met=t["pass"] if t else None,
           target_applies=t["applies"] if t else True))
   mem = {(m["dim"], m["kind"]): m for m in data["memory"]}
@@ -101,7 +79,7 @@ def hash_table(data, script):
     rows.append(row(
         "hash_table", f"memory, dim {dim}", "bytes/entry",
         m["bytes_per_entry"], m["kv_bytes"], "raw key+value bytes",
-        m["ratio"], False, target=_goal_number(t["goal"]) if t else None,
+        m["ratio"], False, target=t["target"] if t else None,
         target_met=t["pass"] if t else None,
         target_applies=t["applies"] if t else True))
     for other, name in (("mutable", "MutableHashTable"),
@@ -113,10 +91,9 @@ def hash_table(data, script):
   return rows
 
 
-def lookup(data, script):
+def lookup(data):
   """de.embedding_lookup_unique vs tf.nn.embedding_lookup (time ratio) and
   the batch ops vs their TF equivalents (speed-up)."""
-  del script
   batch = data["args"]["batch"]
   rows = []
   for r in data["results"]:
@@ -136,10 +113,10 @@ def lookup(data, script):
   return rows
 
 
-def train(data, script):
+def train(data):
   """Dynamic vs static Keras Embedding, examples/s per Keras and optimizer."""
-  goal_ratio = float(script_constant(script, "ADAGRAD_TARGET_RATIO"))
-  goal_adam = float(script_constant(script, "ADAM_TARGET_EXAMPLES"))
+  goal_ratio = data["targets"]["adagrad_ratio"]
+  goal_adam = data["targets"]["adam_examples_per_s"]
   by = {(r["keras"], r["optimizer"], r["model"]): r for r in data["results"]}
   rows = []
   for keras_name, opt, model in by:
@@ -155,9 +132,8 @@ def train(data, script):
   return rows
 
 
-def bounded(data, script):
+def bounded(data):
   """Each bounding policy vs the plain table ("off"), keys/s."""
-  del script
   best = {(r["case"], r["op"]): r["keys_per_s"] for r in data["results"]}
   targets = {(t["case"], t["op"]): t for t in data["targets"]}
   rows = []
@@ -168,17 +144,15 @@ def bounded(data, script):
     rows.append(row(
         "bounded", f"{r['case']} {r['op']}", "keys/s", r["keys_per_s"],
         best[("off", r["op"])], "unbounded table (off)", r["ratio_vs_off"],
-        True, target=_goal_number(t["goal"]) if t else None,
+        True, target=t["target"] if t else None,
         target_met=t["met"] if t else None))
   return rows
 
 
-def saving(data, script):
+def saving(data):
   """FileSystemSaver vs the tensor bundle: speed, and peak extra memory as
   a share of the payload."""
-  goal = float(script_constant(script, "TARGET"))
   by = {(r["case"], r["phase"]): r for r in data["results"]}
-  met = {t["phase"]: t["met"] for t in data["targets"]}
   rows = []
   for r in data["ratios"]:
     phase, rows_n = r["phase"], data["rows"]
@@ -190,7 +164,7 @@ def saving(data, script):
     saver = by[("saver", t["phase"])]
     rows.append(row("saving", f"{t['phase']} peak extra memory", "peak extra bytes",
                     saver["extra"], saver["table_bytes"], "payload",
-                    t["share"], False, target=goal,
-                    target_met=met[t["phase"]]))
+                    t["share"], False, target=t["target"],
+                    target_met=t["met"]))
   return rows
 

@@ -279,7 +279,8 @@ def main(argv=None):
             f"   (median per-round ratio {round_ratio[(case, op)]:.2f})")
       out["targets"].append({"case": case, "op": op, "ratio": ratio,
                              "round_ratio": round_ratio[(case, op)],
-                             "goal": f">= {TARGET:.2f}", "met": ok})
+                             "target": TARGET, "goal": f">= {TARGET:.2f}",
+                             "met": ok})
   out["elapsed_s"] = time.perf_counter() - start
   print(f"\n# total {out['elapsed_s']:.0f} s")
   if args.json:

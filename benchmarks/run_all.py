@@ -176,7 +176,7 @@ def run_benchmark(name, args, progress):
         proc.kill()
         proc.wait()
   entry["seconds"] = round(time.perf_counter() - start, 2)
-  entry["error"] = _read_ratios(entry, bench, script)
+  entry["error"] = _read_ratios(entry, bench)
   entry["ok"] = entry["error"] is None
   if entry["ok"]:
     print(f"{progress} {bench.script}: ok, {entry['seconds']:.0f} s, "
@@ -188,7 +188,7 @@ def run_benchmark(name, args, progress):
   return entry
 
 
-def _read_ratios(entry, bench, script):
+def _read_ratios(entry, bench):
   """Fills entry's raw and ratios; returns an error message or None."""
   if entry["exit_status"] != 0:
     return f"exit status {entry['exit_status']}"
@@ -198,7 +198,7 @@ def _read_ratios(entry, bench, script):
   except (OSError, ValueError) as e:
     return f"no readable JSON report ({e})"
   try:
-    entry["ratios"] = bench.extract(entry["raw"], script)
+    entry["ratios"] = bench.extract(entry["raw"])
   except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError) as e:
     return (f"its JSON report does not have the expected fields "
             f"({type(e).__name__}: {e}); update _ratios.{bench.extract.__name__}")

@@ -89,7 +89,8 @@ def main(argv=None):
   for phase in PHASES:
     share = by[("saver", phase)]["extra"] / payload
     met = share < TARGET
-    targets.append({"phase": phase, "share": share, "met": met})
+    targets.append({"phase": phase, "share": share, "target": TARGET,
+                    "met": met})
     print(f"Target ({phase}): saver peak extra < {TARGET:.0%} of payload: "
           f"{share:.1%} -> {'met' if met else 'NOT met'}")
   if args.json:

@@ -225,7 +225,9 @@ def main():
     results.extend(rows)
   if args.json:
     with open(args.json, "w", encoding="utf-8") as f:
-      json.dump({"args": vars(args), "results": results, "summary": summary},
+      json.dump({"args": vars(args), "results": results, "summary": summary,
+                 "targets": {"adagrad_ratio": ADAGRAD_TARGET_RATIO,
+                             "adam_examples_per_s": ADAM_TARGET_EXAMPLES}},
                 f, indent=2)
   return 0
 
