@@ -167,6 +167,11 @@ class RetrievalServer(tf.Module):
                                                          k=self.k)
     self.index.index(rows, ids)
 
+  def serving_signatures(self):
+    """The functions a SavedModel of this module serves, by name."""
+    return {"serving_default": self.serving_default,
+            "recommend_unseen": self.recommend_unseen}
+
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
   def serving_default(self, user_id):
     scores, movie_id = self.index(user_id)
@@ -192,6 +197,10 @@ class RankingServer(tf.Module):
     super().__init__()
     self.model = model
 
+  def serving_signatures(self):
+    """The functions a SavedModel of this module serves, by name."""
+    return {"serving_default": self.serving_default}
+
   @tf.function(input_signature=[
       tf.TensorSpec([None], tf.string, name="user_id"),
       tf.TensorSpec([None], tf.string, name="movie_id"),
@@ -210,12 +219,9 @@ def export(server, path):
   """
   de.enable_inference_mode()
   try:
-    signatures = {"serving_default": server.serving_default}
-    if hasattr(server, "recommend_unseen"):
-      signatures["recommend_unseen"] = server.recommend_unseen
     with _without_config_warnings():
       tf.saved_model.save(
-          server, path, signatures=signatures,
+          server, path, signatures=server.serving_signatures(),
           options=tf.saved_model.SaveOptions(namespace_whitelist=["TFRA"]))
   finally:
     de.enable_train_mode()

@@ -22,10 +22,9 @@ KS = (10, 100)
 
 def features(ratings, movies):
   """Model inputs of `ratings`: ids, the movies' genres and the stars."""
-  genres = movies.genres[np.maximum(
-      metrics.index_of(ratings.movie_id, movies.ids), 0)]
-  known = np.isin(ratings.movie_id, movies.ids)
-  genres[~known] = b""
+  position = metrics.index_of(ratings.movie_id, movies.ids)
+  genres = movies.genres[np.maximum(position, 0)]
+  genres[position < 0] = b""  # a rated movie missing from the catalogue
   return {"user_id": ratings.user_id, "movie_id": ratings.movie_id,
           "genres": genres, "rating": ratings.rating}
 
@@ -58,11 +57,14 @@ def train_retrieval(options, movies, train, test, say):
       f"{options.retrieval_epochs} epochs of batch {options.batch_size}")
   model = models.RetrievalModel(options.dim, options.seed)
   inputs = features(train, movies)
-  # Each example's movie's share of the training ratings: the probability
-  # that it appears as an in-batch negative (see RetrievalModel).
-  _, inverse, counts = np.unique(train.movie_id.astype(bytes),
-                                 return_inverse=True, return_counts=True)
+  # Training ratings per movie: each example's movie's share of them is the
+  # probability that it appears as an in-batch negative (see
+  # RetrievalModel); per catalogue movie, they rank the popularity baseline.
+  rated, inverse, counts = np.unique(train.movie_id.astype(bytes),
+                                     return_inverse=True, return_counts=True)
   inputs["probability"] = (counts / len(train))[inverse].astype(np.float32)
+  position = metrics.index_of(movies.ids, rated.astype(object))
+  popularity = np.where(position >= 0, counts[np.maximum(position, 0)], 0)
   losses = fit(model, inputs, options,
                options.retrieval_epochs, options.batch_size,
                options.learning_rate, say)
@@ -78,11 +80,9 @@ def train_retrieval(options, movies, train, test, say):
       {"movie_id": tf.constant(movies.ids, tf.string),
        "genres": tf.constant(movies.genres, tf.string)}).numpy()
   recall = metrics.recall_at_k(user_rows @ movie_rows.T, seen, held_out, KS)
-  counts = np.bincount(
-      np.maximum(metrics.index_of(train.movie_id, movies.ids), 0),
-      minlength=len(movies)).astype(np.float64)
-  popular = metrics.recall_at_k(np.tile(counts, (len(users), 1)), seen,
-                                held_out, KS)
+  popular = metrics.recall_at_k(
+      np.tile(popularity.astype(np.float64), (len(users), 1)), seen,
+      held_out, KS)
   rand = metrics.random_recall(seen, held_out, KS)
   for k in KS:
     say(f"  recall@{k:<3} {recall[k]:.3f}   most popular unseen "
@@ -161,6 +161,7 @@ def export_and_recommend(options, movies, train, test, retrieval, ranking,
   chosen = sorted(rng.choice(users, min(options.show_users, len(users)),
                              replace=False).tolist())
   titles = dict(zip(movies.ids.tolist(), movies.titles.tolist()))
+  genres_of = dict(zip(movies.ids.tolist(), movies.genres.tolist()))
   shown, hits = {}, 0
   for key in chosen:
     user = key.decode()
@@ -175,8 +176,7 @@ def export_and_recommend(options, movies, train, test, retrieval, ranking,
         titles.get(m, m.decode()) for m in favourites))
     say(f"  top {len(found)} unseen movies (* = the user rated it later):")
     for rank, movie in enumerate(found, 1):
-      genres = movies.genres[metrics.index_of(np.array([movie], object),
-                                              movies.ids)[0]]
+      genres = genres_of.get(movie, [])
       mark = "*" if movie in later else " "
       hits += movie in later
       say(f"  {rank:>3}. {mark} {titles.get(movie, movie.decode())}  "
