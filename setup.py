@@ -80,6 +80,18 @@ class OpLibraryBuild(build_ext):
                    ["-Wl,-O1"], check=True)
     self._write_build_info(os.path.dirname(out))
 
+  def copy_extensions_to_source(self):
+    # In-place builds (`pip install -e .`, `setup.py build_ext --inplace`,
+    # scripts/install.sh) put the libraries and their build record into the
+    # source tree, so code run from a checkout loads them.
+    libdir = os.path.join(ROOT, PKG, "_libs")
+    os.makedirs(libdir, exist_ok=True)
+    super().copy_extensions_to_source()
+    built = os.path.join(self.build_lib, PKG, "_libs", "build_info.json")
+    if os.path.exists(built) and os.path.abspath(built) != os.path.abspath(
+        os.path.join(libdir, "build_info.json")):
+      shutil.copyfile(built, os.path.join(libdir, "build_info.json"))
+
   def _copy_build_info(self, libdir):
     src = os.path.join(ROOT, PKG, "_libs", "build_info.json")
     if not os.path.exists(src):

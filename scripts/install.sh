@@ -45,4 +45,9 @@ echo "== installing tf_keras and TensorFlow Recommenders (Keras 2 path)"
 echo "== building and installing tensorflow_recommenders_addons"
 start=$(date +%s)
 .venv/bin/pip install -q --disable-pip-version-check --no-build-isolation --no-deps --force-reinstall .
+# The same libraries in the source tree too (gitignored), so a checkout runs
+# as is: `python -m tensorflow_recommenders_addons.demo` from the repository
+# root, where the source tree shadows the installed package.
+.venv/bin/python setup.py -q build_ext --inplace >/dev/null 2>&1 || \
+  .venv/bin/python setup.py build_ext --inplace
 echo "== built and installed in $(( $(date +%s) - start )) s"
