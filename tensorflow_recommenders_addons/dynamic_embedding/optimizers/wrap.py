@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import keras3_optimizer
+from tensorflow_recommenders_addons.dynamic_embedding.optimizers import legacy_optimizer
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import settings
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import tf_keras_optimizer
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
@@ -23,6 +24,10 @@ _WHOLE_VARIABLE = {
 # "TFRA>DynamicEmbedding<Class>").
 _STOCK_OPTIMIZERS = ("SGD", "Adagrad", "Adam", "AdamW", "Adamax", "Nadam",
                      "RMSprop", "Ftrl", "Adadelta", "Lion")
+# The tf_keras legacy optimizers registered alike, as
+# "TFRA>DynamicEmbeddingLegacy<Class>".
+_LEGACY_OPTIMIZERS = ("SGD", "Adagrad", "Adam", "Adamax", "Nadam", "RMSprop",
+                      "Ftrl", "Adadelta")
 
 
 def DynamicEmbeddingOptimizer(self, bp_v2=False, synchronous=False, **kwargs):  # pylint: disable=invalid-name
@@ -61,16 +66,22 @@ def DynamicEmbeddingOptimizer(self, bp_v2=False, synchronous=False, **kwargs):  
 
   Supported: the optimizers whose slots are per row: SGD (momentum,
   nesterov), Adagrad, Adam (amsgrad), AdamW, Adamax, Nadam, RMSprop
-  (momentum, centered), Ftrl, Adadelta, Lion, of Keras 3 and of tf_keras.
+  (momentum, centered), Ftrl, Adadelta, Lion, of Keras 3 and of tf_keras;
+  and the tf_keras legacy optimizers (`tf_keras.optimizers.legacy.*`, i.e.
+  `tf.keras.optimizers.legacy.*` with `TF_USE_LEGACY_KERAS=1`): SGD,
+  Adagrad, Adam, Adamax, Nadam, RMSprop, Ftrl, Adadelta (given the class
+  `DynamicEmbeddingLegacy<Class>`), which train lookup wrappers and the
+  tf_keras layers but not their row buffers under a multi-replica strategy.
   Refused: optimizers whose update of a row depends on the whole variable
   (Keras 3 Adafactor, Lamb, Muon), `use_ema`, and Keras 3's
   `gradient_accumulation_steps`. Keras 3 optimizers train Keras 3 layers;
   `de.embedding_lookup` wrappers need a tf_keras optimizer.
 
   Args:
-    self: A `keras.optimizers.Optimizer` (Keras 3) or
-      `tf_keras.optimizers.Optimizer` instance, or a `LossScaleOptimizer`
-      of either.
+    self: A `keras.optimizers.Optimizer` (Keras 3),
+      `tf_keras.optimizers.Optimizer` or
+      `tf_keras.optimizers.legacy.Optimizer` instance, or a
+      `LossScaleOptimizer` of one.
     bp_v2: Write each step's change as a delta (`de.Variable.accum`)
       instead of overwriting rows, so several trainers sharing a table add
       up their updates (a variable created with `bp_v2=True` gets this
@@ -85,7 +96,9 @@ def DynamicEmbeddingOptimizer(self, bp_v2=False, synchronous=False, **kwargs):  
 
   Raises:
     tf.errors.InvalidArgumentError: `self` is not a supported optimizer
-      (legacy and tf.compat.v1 optimizers are refused with an explanation).
+      (tf.compat.v1 optimizers are refused with an explanation; a legacy
+      optimizer whose slots are not per row is refused when it creates
+      them).
     tf.errors.FailedPreconditionError: `synchronous=True` without Horovod.
 
   Example:
@@ -145,23 +158,31 @@ def _subclass(cls):
   """The dynamic-embedding subclass of Keras 3 or tf_keras optimizer class
   `cls`, made once per class."""
   if issubclass(cls, (tf_keras_optimizer.TfKerasMixin,
-                      keras3_optimizer.Keras3Mixin)):
+                      keras3_optimizer.Keras3Mixin,
+                      legacy_optimizer.LegacyMixin)):
     return cls
   if cls not in _SUBCLASSES:
     import keras  # pylint: disable=import-outside-toplevel
+    prefix, stock_names = "DynamicEmbedding", _STOCK_OPTIMIZERS
     if issubclass(cls, keras.optimizers.Optimizer):
-      mixin, saving, stock = keras3_optimizer.Keras3Mixin, keras.saving, keras
+      mixin, saving, stock = (keras3_optimizer.Keras3Mixin, keras.saving,
+                              keras.optimizers)
       _refuse_whole_variable_optimizers(cls, keras)
     else:
       tf_keras = _tf_keras()
-      if not issubclass(cls, tf_keras.optimizers.Optimizer):
+      if issubclass(cls, tf_keras.optimizers.legacy.Optimizer):
+        mixin, saving, stock = (legacy_optimizer.LegacyMixin,
+                                tf_keras.saving, tf_keras.optimizers.legacy)
+        prefix, stock_names = "DynamicEmbeddingLegacy", _LEGACY_OPTIMIZERS
+      elif not issubclass(cls, tf_keras.optimizers.Optimizer):
         raise v.invalid(_unsupported(cls, tf_keras))
-      mixin, saving, stock = (tf_keras_optimizer.TfKerasMixin,
-                              tf_keras.saving, tf_keras)
-    sub = type(f"DynamicEmbedding{cls.__name__}", (mixin, cls),
+      else:
+        mixin, saving, stock = (tf_keras_optimizer.TfKerasMixin,
+                                tf_keras.saving, tf_keras.optimizers)
+    sub = type(f"{prefix}{cls.__name__}", (mixin, cls),
                {"__module__": __name__, "__doc__": cls.__doc__})
-    if cls.__name__ in _STOCK_OPTIMIZERS and \
-        getattr(stock.optimizers, cls.__name__, None) is cls:
+    if cls.__name__ in stock_names and \
+        getattr(stock, cls.__name__, None) is cls:
       sub = saving.register_keras_serializable(package="TFRA")(sub)
     _SUBCLASSES[cls] = sub
   return _SUBCLASSES[cls]
@@ -188,6 +209,9 @@ def register_optimizers():
   for module in modules:
     for name in _STOCK_OPTIMIZERS:
       _subclass(getattr(module.optimizers, name))
+  if tf_keras is not None:
+    for name in _LEGACY_OPTIMIZERS:
+      _subclass(getattr(tf_keras.optimizers.legacy, name))
 
 
 def _tf_keras(required=True):
@@ -203,11 +227,8 @@ def _tf_keras(required=True):
 
 
 def _unsupported(cls, tf_keras):
+  del tf_keras
   name = f"{cls.__module__}.{cls.__qualname__}"
-  if issubclass(cls, tf_keras.optimizers.legacy.Optimizer):
-    hint = ("tf_keras legacy optimizers are not supported; use the "
-            f"tf_keras.optimizers.{cls.__name__} of the same name")
-  else:
-    hint = ("pass a Keras 3 (keras.optimizers) or tf_keras "
-            "(tf_keras.optimizers) optimizer instance")
+  hint = ("pass a Keras 3 (keras.optimizers), tf_keras (tf_keras.optimizers) "
+          "or tf_keras legacy (tf_keras.optimizers.legacy) optimizer instance")
   return f"self: cannot wrap optimizer {name}: {hint}"

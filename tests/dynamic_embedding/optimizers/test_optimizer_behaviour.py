@@ -179,11 +179,9 @@ def test_synchronous_without_horovod_fails_clearly(monkeypatch):
 @pytest.mark.parametrize("make", [
     lambda: keras.optimizers.Adafactor(),
     lambda: keras.optimizers.Lamb(),
-    lambda: tf_keras.optimizers.legacy.Adam(),
     lambda: tf.compat.v1.train.AdamOptimizer(),
     object,
-], ids=["keras3_adafactor", "keras3_lamb", "tf_keras_legacy", "compat_v1",
-        "object"])
+], ids=["keras3_adafactor", "keras3_lamb", "compat_v1", "object"])
 def test_refuses_unsupported_optimizers(make):
   with pytest.raises(tf.errors.InvalidArgumentError, match="self: cannot wrap"):
     de.DynamicEmbeddingOptimizer(make())
