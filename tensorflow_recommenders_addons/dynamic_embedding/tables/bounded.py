@@ -122,6 +122,12 @@ class BoundedTableMethods:
       >>> keys.numpy().tolist(), values.numpy().tolist()
       ([2], [[2.5]])
     """
+    if not self._config.bounded:
+      # Checked here, empty or not: the kernel lets an empty table through.
+      raise tf.errors.FailedPreconditionError(
+          None, None, "export_delta: the table does not track changes; "
+          "create it with track_changes=True (or a capacity, TTL or "
+          "admission)")
     with tf.name_scope(name or "export_delta"):
       out = self._bounded_ops().tfra_cuckoo_hash_table_export_delta(
           self.resource_handle, v.to_tensor("since", since, tf.int64),

@@ -125,9 +125,11 @@ def test_export_delta_reports_rows_written_since_a_clock():
   assert int(tf.size(var.export_delta(new_clock)[0])) == 0
 
 
-def test_export_delta_needs_bookkeeping():
+@pytest.mark.parametrize("rows", [0, 1], ids=["empty", "filled"])
+def test_export_delta_needs_bookkeeping(rows):
   var = de.Variable(dim=1)
-  var.upsert([1], [[1.0]])
+  if rows:
+    var.upsert([1], [[1.0]])
   with pytest.raises(tf.errors.FailedPreconditionError, match="track"):
     var.export_delta(0)
 
