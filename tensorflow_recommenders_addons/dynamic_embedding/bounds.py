@@ -92,10 +92,15 @@ class BoundedVariable:
       columns = [tf.concat([p[i] for p in parts], 0) for i in range(5)]
       return tuple(columns) + (tf.reduce_max(tf.stack([p[5] for p in parts])),)
 
-  def export_keys_and_scores(self, name=None):
+  def export_keys_and_scores(self, split_size=None, name=None):
     """Keys and the scores their eviction ranks by (lowest first evicted):
     the last-write clock (LRU, TTL), the write count (LFU) or the custom
     score.
+
+    Args:
+      split_size: Accepted for TFRA compatibility (its HKV tables page the
+        export by it) and ignored: each shard exports in one op.
+      name: Optional name scope.
 
     Returns:
       `(keys [n], scores [n] int64)`.
@@ -109,6 +114,7 @@ class BoundedVariable:
       >>> sorted(zip(keys.numpy().tolist(), scores.numpy().tolist()))
       [(1, 1), (2, 2)]
     """
+    del split_size
     with tf.name_scope(name or "export_keys_and_scores"):
       parts = self._on_each_shard(
           lambda _, table: table.export_keys_and_scores())

@@ -13,6 +13,8 @@ The loops are `tf.while_loop`s, so the same code runs eagerly, inside a
 `tf.function`, and in the restore functions of a SavedModel.
 """
 
+import os
+
 import tensorflow as tf
 
 from tensorflow_recommenders_addons.dynamic_embedding.partition import default_partition_fn
@@ -33,6 +35,27 @@ def check_procs(proc_size, proc_rank):
   """`(proc_size, proc_rank)` as ints, `0 <= proc_rank < proc_size`."""
   proc_size = v.check_int("proc_size", proc_size, 1)
   return proc_size, v.check_int("proc_rank", proc_rank, 0, proc_size - 1)
+
+
+def resolve_dirpath(dirpath, dirpath_env):
+  """TFRA's rule for file saves: the environment variable named
+  `dirpath_env`, when set and not empty, replaces `dirpath` (read when the
+  save or load is called, i.e. when a graph op is built)."""
+  if dirpath_env:
+    override = os.environ.get(dirpath_env)
+    if override:
+      return override
+  return dirpath
+
+
+def check_not_append(append_to_file):
+  """Refuses TFRA's `append_to_file=True`: files are whole and atomic."""
+  if append_to_file:
+    raise tf.errors.UnimplementedError(
+        None, None, "append_to_file: table files are written whole (a "
+        "checksummed file committed atomically) and cannot be appended to; "
+        "save to another file name or directory and load the files together "
+        "(load_from_file_system(..., load_entire_dir=True))")
 
 
 def rank_suffix(proc_size, proc_rank):

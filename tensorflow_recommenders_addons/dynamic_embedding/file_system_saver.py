@@ -181,7 +181,7 @@ class FileSystemSaver:
     ops = var._on_each_shard(  # pylint: disable=protected-access
         lambda idx, table: table.save_to_file_system(
             dirpath, file_name=f"shard_{idx + 1}of{var.shard_num}{rank}",
-            buffer_size=self.buffer_size))
+            dirpath_env=None, buffer_size=self.buffer_size))
     with tf.control_dependencies([op for op in ops if op is not None]):
       generation = tf.identity(name)
     if self.max_to_keep:

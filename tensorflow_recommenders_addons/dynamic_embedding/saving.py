@@ -52,13 +52,28 @@ def _check_procs(proc_size, proc_rank):
                                   0 if proc_rank is None else proc_rank)
 
 
-def save(var, dirpath, proc_size, proc_rank, buffer_size):
+def _check_file_names(var, file_name_list):
+  """TFRA's `file_name_list`: one file stem per shard, or None."""
+  if file_name_list is None:
+    return None
+  names = list(file_name_list)
+  if len(names) != var.shard_num or not all(
+      isinstance(n, str) and n for n in names):
+    raise v.invalid(f"file_name_list: must hold {var.shard_num} (shard_num) "
+                    f"non-empty file names, got {file_name_list!r}")
+  return names
+
+
+def save(var, dirpath, proc_size, proc_rank, buffer_size,
+         file_name_list=None):
   """Writes each shard with the table's atomic streaming save."""
   proc_size, proc_rank = _check_procs(proc_size, proc_rank)
+  names = _check_file_names(var, file_name_list)
   ops = var._on_each_shard(  # pylint: disable=protected-access
       lambda idx, table: table.save_to_file_system(
-      dirpath, file_name=shard_file_name(var, idx, proc_size, proc_rank),
-      buffer_size=buffer_size))
+      dirpath, file_name=names[idx] if names else shard_file_name(
+          var, idx, proc_size, proc_rank),
+      dirpath_env=None, buffer_size=buffer_size))
   ops = [op for op in ops if op is not None]
   return tf.group(*ops) if ops else None
 
@@ -73,11 +88,22 @@ def _files_of(var, dirpath, proc_size, proc_rank):
                 if pattern.match(n))
 
 
-def load(var, dirpath, proc_size, proc_rank, buffer_size):
-  """Loads this variable's files (see the module docstring)."""
+def load(var, dirpath, proc_size, proc_rank, buffer_size,
+         file_name_list=None, load_entire_dir=False):
+  """Loads this variable's files (see the module docstring); or the files
+  named by `file_name_list`, or every table file in `dirpath`."""
   proc_size, proc_rank = _check_procs(proc_size, proc_rank)
+  names = _check_file_names(var, file_name_list)
   dirpath = os.fspath(dirpath)
-  stems = _files_of(var, dirpath, proc_size, proc_rank)
+  if names:
+    stems = names
+  elif load_entire_dir:
+    stems = sorted(
+        n[:-len(file_streams.SUFFIX)] for n in tf.io.gfile.listdir(dirpath)
+        if n.endswith(file_streams.SUFFIX)) if tf.io.gfile.isdir(
+            dirpath) else []
+  else:
+    stems = _files_of(var, dirpath, proc_size, proc_rank)
   if not stems:
     raise tf.errors.NotFoundError(
         None, None, f"dirpath: no files of variable {var.name!r} "
@@ -99,7 +125,9 @@ class VariableSaving:
     return shard_file_name(self, idx)
 
   def save_to_file_system(self, dirpath, proc_size=1, proc_rank=0,
-                          buffer_size=DEFAULT_BUFFER_SIZE):
+                          file_name_list=None, dirpath_env="TFRA_SAVED_KV",
+                          append_to_file=False,
+                          buffer_size=DEFAULT_BUFFER_SIZE, name=None):
     """Streams every shard to `dirpath`, one atomically written file each.
 
     Args:
@@ -107,7 +135,21 @@ class VariableSaving:
       proc_size: Number of processes saving the same variable.
       proc_rank: This process's rank; part of the file names when
         `proc_size` > 1 so processes do not overwrite each other.
+      file_name_list: One file name (no extension) per shard instead of
+        the default names.
+      dirpath_env: Name of an environment variable that, when set, replaces
+        `dirpath` (TFRA's rule; read at this call). None: `dirpath` only.
+      append_to_file: Must be False (files are whole and atomic).
       buffer_size: Write buffer in bytes.
+      name: Optional name scope.
+
+    Returns:
+      The save op (None when executing eagerly).
+
+    Raises:
+      tf.errors.InvalidArgumentError: bad process arguments or
+        `file_name_list`.
+      tf.errors.UnimplementedError: `append_to_file=True`.
 
     Example:
       >>> import tempfile
@@ -121,10 +163,16 @@ class VariableSaving:
       >>> fresh.lookup([1]).numpy().tolist()
       [[1.0]]
     """
-    return save(self, dirpath, proc_size, proc_rank, buffer_size)
+    file_streams.check_not_append(append_to_file)
+    dirpath = file_streams.resolve_dirpath(dirpath, dirpath_env)
+    with tf.name_scope(name or "save_to_file_system"):
+      return save(self, dirpath, proc_size, proc_rank, buffer_size,
+                  file_name_list)
 
   def load_from_file_system(self, dirpath, proc_size=1, proc_rank=0,
-                            buffer_size=DEFAULT_BUFFER_SIZE):
+                            file_name_list=None, dirpath_env="TFRA_SAVED_KV",
+                            load_entire_dir=False,
+                            buffer_size=DEFAULT_BUFFER_SIZE, name=None):
     """Inserts the rows that `save_to_file_system` wrote for this variable.
 
     Files written with another shard or process count are re-routed
@@ -136,13 +184,58 @@ class VariableSaving:
       proc_rank: This process's rank; with `proc_size` > 1 only the keys
         this rank owns (shard `k mod proc_size == proc_rank` of the saved
         files) are loaded.
+      file_name_list: File names (no extension, one per shard) to load
+        instead of this variable's default names.
+      dirpath_env: Name of an environment variable that, when set, replaces
+        `dirpath` (TFRA's rule; read at this call). None: `dirpath` only.
+      load_entire_dir: Load every table file in `dirpath`, whoever saved
+        it (rows re-routed; later files win on duplicate keys).
       buffer_size: Read buffer in bytes.
+      name: Optional name scope.
+
+    Returns:
+      The load op (None when executing eagerly).
 
     Raises:
       tf.errors.NotFoundError: no file of this variable in `dirpath`.
       tf.errors.DataLossError: a corrupt file (nothing is loaded).
     """
-    return load(self, dirpath, proc_size, proc_rank, buffer_size)
+    dirpath = file_streams.resolve_dirpath(dirpath, dirpath_env)
+    with tf.name_scope(name or "load_from_file_system"):
+      return load(self, dirpath, proc_size, proc_rank, buffer_size,
+                  file_name_list, load_entire_dir)
+
+  def load_from_file_system_with_restore_function(
+      self, dirpath, proc_size=1, proc_rank=0,
+      buffer_size=DEFAULT_BUFFER_SIZE):
+    """TFRA's name for a load that tolerates another shard count:
+    `load_from_file_system` already re-routes every row.
+
+    Args:
+      dirpath, proc_size, proc_rank, buffer_size: As for
+        `load_from_file_system`.
+
+    Returns:
+      The load op (None when executing eagerly).
+
+    Raises:
+      tf.errors.NotFoundError: no file of this variable in `dirpath`.
+
+    Example:
+      >>> import tempfile
+      >>> from tensorflow_recommenders_addons import dynamic_embedding as de
+      >>> d = tempfile.mkdtemp()
+      >>> one_shard = de.Variable(dim=1, name="v")
+      >>> one_shard.upsert([1, 2], [[1.0], [2.0]])
+      >>> one_shard.save_to_file_system(d)
+      >>> var = de.Variable(dim=1, name="v", devices=["/cpu:0"] * 2)
+      >>> var.load_from_file_system_with_restore_function(d)
+      >>> var.lookup([1, 2]).numpy().tolist()
+      [[1.0], [2.0]]
+    """
+    return self.load_from_file_system(dirpath, proc_size, proc_rank,
+                                      buffer_size=buffer_size,
+                                      dirpath_env=None)
 
   def _trackable_children(self, save_type="checkpoint", **kwargs):
     """Checkpoints see no table children: the variable saves every shard's

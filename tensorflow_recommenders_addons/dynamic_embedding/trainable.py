@@ -140,16 +140,98 @@ class TrainableWrapper(ResourceVariable, metaclass=_PlainConstruction):
 
     return route(rows, self.assign_rows(unique_ids, rows))
 
-  def update_op(self, name=None):
-    """Writes the wrapper's rows back into the table (an upsert).
+  def update_op(self, v0=None, name=None):
+    """Writes the wrapper's rows back into the table.
 
     Call after changing the wrapper (e.g. an optimizer step) to persist the
     new rows under their ids.
 
+    Args:
+      v0: The rows before the change (TFRA's `bp_v2` argument). When given,
+        rows the table holds receive the difference `value - v0`
+        (`de.Variable.accum`), so several trainers' updates add up; without
+        it the rows are overwritten (an upsert).
+      name: Optional op name.
+
     Returns:
       The write op (None when executing eagerly).
+
+    Example:
+      >>> import tensorflow as tf
+      >>> from tensorflow_recommenders_addons import dynamic_embedding as de
+      >>> var = de.Variable(dim=1, initializer=1.0)
+      >>> _, tw = de.embedding_lookup(var, [4], return_trainable=True)
+      >>> tw.assign_add([[2.0]]).numpy().tolist()
+      [[3.0]]
+      >>> tw.update_op()
+      >>> var.lookup([4]).numpy().tolist()
+      [[3.0]]
     """
-    return self.params.upsert(self._ids.value(), self.value(), name=name)
+    ids, rows = self._ids.value(), self.value()
+    if v0 is None:
+      return self.params.upsert(ids, rows, name=name)
+    _, exists = self.params.lookup(ids, return_exists=True)
+    return self.params.accum(ids, v0, rows, exists, name=name)
+
+  def prefetch_values(self, update=False):
+    """The rows of the wrapper's ids as the table holds them now.
+
+    Args:
+      update: Accepted for TFRA compatibility (TFRA caches the read op
+        unless it is set); the rows are read at every call here.
+
+    Returns:
+      `[len(ids), dim]` rows, clipped to the lookup's `max_norm`.
+
+    Example:
+      >>> from tensorflow_recommenders_addons import dynamic_embedding as de
+      >>> var = de.Variable(dim=1)
+      >>> _, tw = de.embedding_lookup(var, [4], return_trainable=True)
+      >>> var.upsert([4], [[5.0]])
+      >>> tw.prefetch_values().numpy().tolist()
+      [[5.0]]
+    """
+    del update
+    return self.transform(self.params.lookup(self._ids.value()))
+
+  def size(self):
+    """The number of rows of the variable (`params.size()`), as in TFRA.
+
+    Returns:
+      A scalar int64 tensor.
+
+    Example:
+      >>> from tensorflow_recommenders_addons import dynamic_embedding as de
+      >>> var = de.Variable(dim=1)
+      >>> var.upsert([1, 2], [[1.0], [2.0]])
+      >>> _, tw = de.embedding_lookup(var, [1], return_trainable=True)
+      >>> int(tw.size())
+      2
+    """
+    return self.params.size()
+
+  def transform(self, result):
+    """`result` rows (last axis `dim`) clipped to the lookup's `max_norm`.
+
+    Args:
+      result: Rows of shape `[..., dim]`.
+
+    Returns:
+      The rows, rescaled where their L2 norm exceeds `max_norm` (as is when
+      `max_norm` is None).
+
+    Example:
+      >>> from tensorflow_recommenders_addons import dynamic_embedding as de
+      >>> var = de.Variable(dim=2)
+      >>> _, tw = de.embedding_lookup(var, [1], max_norm=1.0,
+      ...                             return_trainable=True)
+      >>> tw.transform([[3.0, 4.0]]).numpy().tolist()
+      [[0.6000000238418579, 0.800000011920929]]
+    """
+    result = tf.convert_to_tensor(result, self.dtype)
+    if self.max_norm is None:
+      return result
+    return tf.clip_by_norm(result, self.max_norm, axes=[-1])
 
 
 def _variable_name(name):

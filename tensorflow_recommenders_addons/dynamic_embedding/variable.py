@@ -242,18 +242,57 @@ class Variable(saving.VariableSaving, training_hooks.TrainingHooks,
     out.set_shape(keys.shape.concatenate([self.dim]))
     return out
 
-  def size(self, name=None):
-    """Number of rows over all shards (scalar int64).
+  def size(self, index=None, name=None):
+    """Number of rows over all shards, or of shard `index` (scalar int64).
+
+    Args:
+      index: None for every shard, or a shard number in
+        `[0, shard_num)`.
+      name: Optional name scope.
+
+    Returns:
+      The row count.
+
+    Raises:
+      tf.errors.InvalidArgumentError: `index` out of range.
 
     Example:
       >>> from tensorflow_recommenders_addons import dynamic_embedding as de
       >>> var = de.Variable(dim=1)
       >>> var.upsert([1, 2, 2], [[1.0], [2.0], [3.0]])
-      >>> int(var.size())
-      2
+      >>> int(var.size()), int(var.size(0))
+      (2, 2)
     """
     with tf.name_scope(name or "size"):
+      if index is not None:
+        index = v.check_int("index", index, 0, self.shard_num - 1)
+        with tf.device(self.devices[index]):
+          return self._tables[index].size()
       return tf.add_n(self._on_each_shard(lambda _, table: table.size()))
+
+  def embedding_lookup(self, ids, name=None, max_norm=None):
+    """`de.embedding_lookup(self, ids, name=name, max_norm=max_norm)`.
+
+    Args:
+      ids: Ids of any shape (or ragged), of `key_dtype`.
+      name: Lookup name (names the `de.TrainableWrapper`).
+      max_norm: If set, rows with a larger L2 norm are scaled down to it.
+
+    Returns:
+      Rows of shape `ids.shape + [dim]`.
+
+    Raises:
+      tf.errors.InvalidArgumentError: ids of another dtype.
+
+    Example:
+      >>> from tensorflow_recommenders_addons import dynamic_embedding as de
+      >>> var = de.Variable(dim=2, initializer=0.5)
+      >>> var.embedding_lookup([[1, 2]]).numpy().tolist()
+      [[[0.5, 0.5], [0.5, 0.5]]]
+    """
+    # Imported here: lookup.py imports this module.
+    from tensorflow_recommenders_addons.dynamic_embedding import lookup  # pylint: disable=import-outside-toplevel
+    return lookup.embedding_lookup(self, ids, name=name, max_norm=max_norm)
 
   def export(self, name=None):
     """All `(keys, values)` of every shard, in no fixed order.

@@ -31,13 +31,15 @@ def get_variable(name,
                  dim=1,
                  devices=None,
                  partitioner=default_partition_fn,
+                 shared_name="get_variable",
                  initializer=None,
                  trainable=True,
                  checkpoint=True,
                  init_size=0,
                  kv_creator=None,
                  restrict_policy=None,
-                 bp_v2=False):
+                 bp_v2=False,
+                 short_file_name=False):
   """Gets the `de.Variable` called `name` in the current variable scope, or
   creates it.
 
@@ -48,9 +50,11 @@ def get_variable(name,
 
   Args:
     name: Name within the current variable scope.
-    key_dtype, value_dtype, dim, devices, partitioner, initializer,
-    trainable, checkpoint, init_size, kv_creator, restrict_policy, bp_v2:
-      As for `de.Variable` (used when the variable is created).
+    key_dtype, value_dtype, dim, devices, partitioner, shared_name,
+    initializer, trainable, checkpoint, init_size, kv_creator,
+    restrict_policy, bp_v2, short_file_name:
+      As for `de.Variable` (used when the variable is created; the
+      defaults are TFRA's, `shared_name` included).
 
   Returns:
     The `de.Variable`.
@@ -92,10 +96,11 @@ def get_variable(name,
                      "created with de.get_variable(). Did you mean to set "
                      "reuse=tf.AUTO_REUSE in VarScope?")
   var = Variable(key_dtype=key_dtype, value_dtype=value_dtype, dim=dim,
-                 devices=devices, partitioner=partitioner, name=full_name,
+                 devices=devices, partitioner=partitioner,
+                 shared_name=shared_name, name=full_name,
                  initializer=initializer, trainable=trainable,
                  checkpoint=checkpoint, init_size=init_size,
                  kv_creator=kv_creator, restrict_policy=restrict_policy,
-                 bp_v2=bp_v2)
+                 bp_v2=bp_v2, short_file_name=short_file_name)
   store[full_name] = var
   return var

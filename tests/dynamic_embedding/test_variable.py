@@ -25,14 +25,6 @@ def test_signature_matches_tfra():
   assert [(n, p.default) for n, p in params.items()] == expected
 
 
-def test_get_variable_signature_matches_tfra():
-  params = inspect.signature(de.get_variable).parameters
-  assert list(params) == [
-      "name", "key_dtype", "value_dtype", "dim", "devices", "partitioner",
-      "initializer", "trainable", "checkpoint", "init_size", "kv_creator",
-      "restrict_policy", "bp_v2"]
-
-
 def test_one_table_per_device_placed_there(shard_devices):
   var = de.Variable(dim=DIM, devices=shard_devices, name="placed")
   assert var.shard_num == len(shard_devices) == len(var.tables)

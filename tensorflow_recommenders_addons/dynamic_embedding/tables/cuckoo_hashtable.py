@@ -9,6 +9,7 @@ returns a ref-counting handle, so the table is freed with its last handle
 
 import tensorflow as tf
 
+from tensorflow_recommenders_addons.dynamic_embedding import file_streams
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 from tensorflow_recommenders_addons.dynamic_embedding.tables import bounded
 from tensorflow_recommenders_addons.utils.resource_loader import LIBRARIES
@@ -385,6 +386,7 @@ class CuckooHashTable(bounded.BoundedTableMethods,
                                                   values)
 
   def save_to_file_system(self, dirpath, file_name=None,
+                          dirpath_env="TFRA_SAVED_KV", append_to_file=False,
                           buffer_size=DEFAULT_BUFFER_SIZE, name=None):
     """Streams the table to `dirpath/<file_name>.tfrakv` atomically.
 
@@ -395,8 +397,15 @@ class CuckooHashTable(bounded.BoundedTableMethods,
     Args:
       dirpath: Directory (created if missing).
       file_name: File name without extension; defaults to the table's name.
+      dirpath_env: Name of an environment variable that, when set, replaces
+        `dirpath` (TFRA's rule; read at this call). None: `dirpath` only.
+      append_to_file: Must be False (TFRA could append; files here are
+        whole and atomic).
       buffer_size: Write buffer in bytes (values below 4096 use 4096).
       name: Optional op name.
+
+    Raises:
+      tf.errors.UnimplementedError: `append_to_file=True`.
 
     Example:
       >>> import tempfile, tensorflow as tf
@@ -410,6 +419,8 @@ class CuckooHashTable(bounded.BoundedTableMethods,
       >>> u.lookup([1]).numpy().tolist()
       [[1.0]]
     """
+    file_streams.check_not_append(append_to_file)
+    dirpath = file_streams.resolve_dirpath(dirpath, dirpath_env)
     with tf.name_scope(name or f"{_op_name(self._name)}_save"):
       return _ops().tfra_cuckoo_hash_table_save_to_file_system(
           self.resource_handle, dirpath, _file_name(file_name, self._name),
@@ -417,6 +428,7 @@ class CuckooHashTable(bounded.BoundedTableMethods,
           buffer_size=int(buffer_size))
 
   def load_from_file_system(self, dirpath, file_name=None,
+                            dirpath_env="TFRA_SAVED_KV",
                             load_entire_dir=False,
                             buffer_size=DEFAULT_BUFFER_SIZE, name=None):
     """Inserts the rows saved by `save_to_file_system`.
@@ -427,6 +439,8 @@ class CuckooHashTable(bounded.BoundedTableMethods,
     Args:
       dirpath: Directory holding the file(s).
       file_name: File name without extension; defaults to the table's name.
+      dirpath_env: Name of an environment variable that, when set, replaces
+        `dirpath` (TFRA's rule; read at this call). None: `dirpath` only.
       load_entire_dir: Load every `*.tfrakv` file in `dirpath` (in name
         order; later files win on duplicate keys).
       buffer_size: Read buffer in bytes (values below 4096 use 4096).
@@ -452,6 +466,7 @@ class CuckooHashTable(bounded.BoundedTableMethods,
       >>> merged.lookup([0, 1]).numpy().tolist()
       [[0.0], [1.0]]
     """
+    dirpath = file_streams.resolve_dirpath(dirpath, dirpath_env)
     with tf.name_scope(name or f"{_op_name(self._name)}_load"):
       return _ops().tfra_cuckoo_hash_table_load_from_file_system(
           self.resource_handle, dirpath, _file_name(file_name, self._name),

@@ -150,6 +150,8 @@ class KVCreator(abc.ABC):
 
   Args:
     config: Backend-specific configuration object, or None.
+    saver: Optional `de.FileSystemSaver` (stored as `saver`): checkpoints
+      then keep the rows in its side files.
 
   Example:
     >>> import tensorflow as tf
@@ -164,8 +166,9 @@ class KVCreator(abc.ABC):
     1
   """
 
-  def __init__(self, config=None):
+  def __init__(self, config=None, saver=None):
     self.config = config
+    self.saver = saver
 
   @abc.abstractmethod
   def create(self,
@@ -204,8 +207,8 @@ class CuckooHashTableCreator(KVCreator):
   """
 
   def __init__(self, config=None, saver=None):
-    super().__init__(config if config is not None else CuckooHashTableConfig())
-    self.saver = saver
+    super().__init__(config if config is not None else CuckooHashTableConfig(),
+                     saver)
 
   def get_config(self):
     """The creator as plain data: its table config (without
@@ -239,7 +242,7 @@ class CuckooHashTableCreator(KVCreator):
              default_value=None,
              name=None,
              checkpoint=None,
-             init_size=None,
+             init_size=0,
              config=None,
              device=None,
              shard_saveable_object_fn=None):
