@@ -145,8 +145,11 @@ def default_row(slot_name, initial_value, dim):
   """The slot's initial row from the optimizer's `[1, dim]` initial value."""
   if initial_value is None:
     return None
-  with tf.init_scope():  # optimizers may be built inside a tf.function
-    row = np.asarray(tf.convert_to_tensor(initial_value))
+  if isinstance(initial_value, np.ndarray):
+    row = initial_value  # evaluated by the caller (TF1 graphs have no eager values)
+  else:
+    with tf.init_scope():  # optimizers may be built inside a tf.function
+      row = np.asarray(tf.convert_to_tensor(initial_value))
   if row.shape != (1, dim):
     raise v.invalid(f"slot {slot_name!r}: initial value of shape {row.shape} "
                     f"is not one row of width {dim}")
@@ -181,17 +184,27 @@ def load_slots(slots, ids, ignored=()):
   Returns:
     [(slot wrapper, rows read, exists)] for `store`.
   """
-  loaded = []
+  return load_slots_with_ops(slots, ids, ignored)[0]
+
+
+def load_slots_with_ops(slots, ids, ignored=()):
+  """`load_slots`, also returning the slot wrappers' assign ops (empty when
+  executing eagerly), which TF1 graph code orders before the update.
+
+  Returns:
+    `([(slot wrapper, rows read, exists)], [assign op])`.
+  """
+  loaded, ops = [], []
   for slot_name, slot in slots:
     if slot_name in ignored:
       zeros = tf.zeros(tf.concat([tf.shape(ids), [slot.params.dim]], 0),
                        slot.dtype)
-      slot.assign_rows(ids, zeros)
+      ops.extend(slot.load(ids, zeros))
       continue
     rows, exists = slot.params.lookup(ids, return_exists=True)
-    slot.assign_rows(ids, rows)
+    ops.extend(slot.load(ids, rows))
     loaded.append((slot, rows, exists))
-  return loaded
+  return loaded, ops
 
 
 def store(wrapper, ids, old_rows, loaded_slots, bp_v2):

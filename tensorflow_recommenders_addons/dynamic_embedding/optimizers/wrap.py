@@ -5,6 +5,7 @@ import tensorflow as tf
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import keras3_optimizer
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import legacy_optimizer
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import settings
+from tensorflow_recommenders_addons.dynamic_embedding.optimizers import tf1_optimizer
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import tf_keras_optimizer
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 
@@ -71,7 +72,14 @@ def DynamicEmbeddingOptimizer(self, bp_v2=False, synchronous=False, **kwargs):  
   `tf.keras.optimizers.legacy.*` with `TF_USE_LEGACY_KERAS=1`): SGD,
   Adagrad, Adam, Adamax, Nadam, RMSprop, Ftrl, Adadelta (given the class
   `DynamicEmbeddingLegacy<Class>`), which train lookup wrappers and the
-  tf_keras layers but not their row buffers under a multi-replica strategy.
+  tf_keras layers but not their row buffers under a multi-replica strategy;
+  and the TF1 optimizers (`tf.compat.v1.train.*Optimizer`: GradientDescent,
+  Momentum, Adagrad, Adam, Ftrl, RMSProp, Adadelta, ProximalAdagrad), with
+  `minimize(loss, global_step=..., var_list=...)` and
+  `compute_gradients`/`apply_gradients`, eagerly, in a `tf.function` and in
+  a TF1 graph run by a `tf.compat.v1.Session` (the op returned does the
+  whole update; given the class `DynamicEmbedding<Class>`; not under a
+  tf.distribute strategy).
   Refused: optimizers whose update of a row depends on the whole variable
   (Keras 3 Adafactor, Lamb, Muon), `use_ema`, and Keras 3's
   `gradient_accumulation_steps`. Keras 3 optimizers train Keras 3 layers;
@@ -79,9 +87,10 @@ def DynamicEmbeddingOptimizer(self, bp_v2=False, synchronous=False, **kwargs):  
 
   Args:
     self: A `keras.optimizers.Optimizer` (Keras 3),
-      `tf_keras.optimizers.Optimizer` or
-      `tf_keras.optimizers.legacy.Optimizer` instance, or a
-      `LossScaleOptimizer` of one.
+      `tf_keras.optimizers.Optimizer`,
+      `tf_keras.optimizers.legacy.Optimizer` or
+      `tf.compat.v1.train.Optimizer` instance, or a `LossScaleOptimizer` of
+      one of the first three.
     bp_v2: Write each step's change as a delta (`de.Variable.accum`)
       instead of overwriting rows, so several trainers sharing a table add
       up their updates (a variable created with `bp_v2=True` gets this
@@ -96,9 +105,8 @@ def DynamicEmbeddingOptimizer(self, bp_v2=False, synchronous=False, **kwargs):  
 
   Raises:
     tf.errors.InvalidArgumentError: `self` is not a supported optimizer
-      (tf.compat.v1 optimizers are refused with an explanation; a legacy
-      optimizer whose slots are not per row is refused when it creates
-      them).
+      (a legacy or TF1 optimizer whose slots are not per row is refused
+      when it creates them).
     tf.errors.FailedPreconditionError: `synchronous=True` without Horovod.
 
   Example:
@@ -159,12 +167,17 @@ def _subclass(cls):
   `cls`, made once per class."""
   if issubclass(cls, (tf_keras_optimizer.TfKerasMixin,
                       keras3_optimizer.Keras3Mixin,
-                      legacy_optimizer.LegacyMixin)):
+                      legacy_optimizer.LegacyMixin,
+                      tf1_optimizer.Tf1Mixin)):
     return cls
   if cls not in _SUBCLASSES:
     import keras  # pylint: disable=import-outside-toplevel
     prefix, stock_names = "DynamicEmbedding", _STOCK_OPTIMIZERS
-    if issubclass(cls, keras.optimizers.Optimizer):
+    if issubclass(cls, tf.compat.v1.train.Optimizer):
+      # Not Keras objects: nothing to register for deserialization.
+      mixin, saving, stock = tf1_optimizer.Tf1Mixin, None, None
+      stock_names = ()
+    elif issubclass(cls, keras.optimizers.Optimizer):
       mixin, saving, stock = (keras3_optimizer.Keras3Mixin, keras.saving,
                               keras.optimizers)
       _refuse_whole_variable_optimizers(cls, keras)
@@ -229,6 +242,7 @@ def _tf_keras(required=True):
 def _unsupported(cls, tf_keras):
   del tf_keras
   name = f"{cls.__module__}.{cls.__qualname__}"
-  hint = ("pass a Keras 3 (keras.optimizers), tf_keras (tf_keras.optimizers) "
-          "or tf_keras legacy (tf_keras.optimizers.legacy) optimizer instance")
+  hint = ("pass a Keras 3 (keras.optimizers), tf_keras (tf_keras.optimizers), "
+          "tf_keras legacy (tf_keras.optimizers.legacy) or TF1 "
+          "(tf.compat.v1.train) optimizer instance")
   return f"self: cannot wrap optimizer {name}: {hint}"

@@ -179,9 +179,8 @@ def test_synchronous_without_horovod_fails_clearly(monkeypatch):
 @pytest.mark.parametrize("make", [
     lambda: keras.optimizers.Adafactor(),
     lambda: keras.optimizers.Lamb(),
-    lambda: tf.compat.v1.train.AdamOptimizer(),
     object,
-], ids=["keras3_adafactor", "keras3_lamb", "compat_v1", "object"])
+], ids=["keras3_adafactor", "keras3_lamb", "object"])
 def test_refuses_unsupported_optimizers(make):
   with pytest.raises(tf.errors.InvalidArgumentError, match="self: cannot wrap"):
     de.DynamicEmbeddingOptimizer(make())
