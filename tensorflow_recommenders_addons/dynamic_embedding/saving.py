@@ -9,6 +9,13 @@ checkpoint are gone afterwards). Table children are hidden from checkpoints
 (so the object graph does not depend on the shard count) but kept in
 SavedModels, whose functions capture the tables' resources.
 
+TF1 graphs (`GraphSaveable`): a variable built in a `tf.Graph` with
+`checkpoint=True` adds one saveable to the graph's `SAVEABLE_OBJECTS`
+collection, so `tf.compat.v1.train.Saver()` with its default `var_list` (as
+`MonitoredTrainingSession`'s Scaffold builds it) saves and restores the rows
+under `<variable name>-keys` / `-values` (plus the bookkeeping columns of a
+bounded variable). Slot tables are `de.Variable`s and register themselves.
+
 Files (`save` / `load`, behind `save_to_file_system` /
 `load_from_file_system`): shard i (1-based) of n is written to
 `<prefix>_mht_<i>of<n>[_rank<r>of<p>].tfrakv`, where `<prefix>` is the
@@ -32,6 +39,8 @@ from tensorflow_recommenders_addons.dynamic_embedding import file_streams
 from tensorflow_recommenders_addons.dynamic_embedding.file_system_saver import FileSystemSaver
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 from tensorflow_recommenders_addons.dynamic_embedding.tables.cuckoo_hashtable import DEFAULT_BUFFER_SIZE
+from tensorflow_recommenders_addons.utils.tf_internal import SaveableObject
+from tensorflow_recommenders_addons.utils.tf_internal import SaveSpec
 
 
 def _prefix(var):
@@ -323,3 +332,66 @@ class VariableSaving:
           restored_tensors["-fs_root"])
       return written.op if hasattr(written, "op") else tf.no_op()
     return self._restore_rows(restored_tensors)
+
+
+class GraphSaveable(SaveableObject):
+  """What a TF1 graph Saver saves of one `de.Variable`.
+
+  The tensors to save are built when a Saver first asks for them (in the
+  Saver's graph and device scope), from the variable's checkpoint protocol
+  (`_serialize_to_tensors`), so keys and values come from one export.
+  """
+
+  def __init__(self, var, name):  # pylint: disable=super-init-not-called
+    self.op = var
+    self.name = name
+    self._specs = None
+    self._local_names = None
+
+  @property
+  def specs(self):
+    """The `SaveSpec`s, one per checkpoint tensor of the variable."""
+    if self._specs is None:
+      specs, names = [], []
+      for local_name, tensor in self.op._serialize_to_tensors().items():  # pylint: disable=protected-access
+        names.append(local_name)
+        if isinstance(tensor, SaveSpec):
+          tensor.name = self.name + local_name
+          specs.append(tensor)
+        else:
+          specs.append(SaveSpec(tensor, "", self.name + local_name))
+      self._specs, self._local_names = specs, names
+    return self._specs
+
+  def restore(self, restored_tensors, restored_shapes):
+    """Replaces the variable's content with the restored tensors."""
+    del restored_shapes
+    names = self._local_names if self._local_names is not None else [
+        spec.name[len(self.name):] for spec in self.specs]
+    written = self.op._restore_from_tensors(  # pylint: disable=protected-access
+        dict(zip(names, restored_tensors)))
+    return written if written is not None else tf.no_op()
+
+
+def register_graph_saveable(var):
+  """Adds `var`'s `GraphSaveable` to its graph's `SAVEABLE_OBJECTS` (TF1
+  graphs only; a no-op when executing eagerly or inside a tf.function).
+
+  The saveable is named after the variable; a second variable of the same
+  name in one graph gets `<name>_1`, `<name>_2`, ... in creation order, as
+  TF1 variables do, so the names are the same in every process that builds
+  the same graph.
+  """
+  with tf.init_scope():
+    if tf.executing_eagerly() or not var.checkpoint:
+      return None
+    graph = tf.compat.v1.get_default_graph()
+    key = tf.compat.v1.GraphKeys.SAVEABLE_OBJECTS
+    taken = {getattr(s, "name", None) for s in graph.get_collection(key)}
+    name, n = var.name, 0
+    while name in taken:
+      n += 1
+      name = f"{var.name}_{n}"
+    saveable = GraphSaveable(var, name)
+    graph.add_to_collection(key, saveable)
+    return saveable

@@ -33,6 +33,8 @@ with that name. Two lookups of one variable in one training step therefore
 need different `name`s, as in TFRA.
 """
 
+import contextlib
+
 import tensorflow as tf
 
 from tensorflow_recommenders_addons.utils.tf_internal import ResourceVariable
@@ -81,19 +83,23 @@ class TrainableWrapper(ResourceVariable, metaclass=_PlainConstruction):
     self.lookup_name = name
     var_name = _variable_name(f"{params.name}/TrainableWrapper_{name}")
     with tf.init_scope():
-      super().__init__(
-          initial_value=tf.zeros([0, params.dim], params.value_dtype),
-          shape=tf.TensorShape([None, params.dim]),
-          dtype=params.value_dtype,
-          trainable=trainable,
-          name=var_name)
-      # Built directly (not through tf.Variable) like the wrapper itself:
-      # under a tf.distribute strategy both stay single variables that every
-      # replica's gradient writes the same global ids into.
-      self._ids = ResourceVariable(
-          initial_value=tf.zeros([0], params.key_dtype),
-          shape=tf.TensorShape([None]), trainable=False,
-          name=var_name + "_ids")
+      initial_rows = tf.zeros([0, params.dim], params.value_dtype)
+      with _worker_local(initial_rows):
+        super().__init__(
+            initial_value=initial_rows,
+            shape=tf.TensorShape([None, params.dim]),
+            dtype=params.value_dtype,
+            trainable=trainable,
+            collections=_COLLECTIONS,
+            name=var_name)
+        # Built directly (not through tf.Variable) like the wrapper itself:
+        # under a tf.distribute strategy both stay single variables that
+        # every replica's gradient writes the same global ids into.
+        self._ids = ResourceVariable(
+            initial_value=tf.zeros([0], params.key_dtype),
+            shape=tf.TensorShape([None]), trainable=False,
+            collections=_COLLECTIONS,
+            name=var_name + "_ids")
     params._register_trainable(name, self)  # pylint: disable=protected-access
 
   @property
@@ -232,6 +238,29 @@ class TrainableWrapper(ResourceVariable, metaclass=_PlainConstruction):
     if self.max_norm is None:
       return result
     return tf.clip_by_norm(result, self.max_norm, axes=[-1])
+
+
+# TF1 graphs: wrappers are LOCAL variables (trainable ones are also in
+# TRAINABLE_VARIABLES, so v1 optimizers find them). They hold only the
+# current batch's rows of one worker, so every session initialises its own
+# (the Scaffold's local_init_op) and no Saver stores them: a non-chief
+# worker never waits for the chief to initialise them, and a checkpoint
+# holds the rows once, in the tables. (Ignored when executing eagerly.)
+_COLLECTIONS = (tf.compat.v1.GraphKeys.LOCAL_VARIABLES,)
+
+
+def _worker_local(anchor):
+  """TF1 graphs: places the wrapper where `anchor` (an op built in the
+  caller's device scope) runs, i.e. on the worker doing the lookup, not on a
+  parameter server that `tf.compat.v1.train.replica_device_setter` would pick
+  for variables: each worker's wrapper is its own, as its batch is. A no-op
+  when executing eagerly."""
+  if tf.executing_eagerly():
+    return contextlib.nullcontext()
+  scope = contextlib.ExitStack()
+  scope.enter_context(tf.compat.v1.device(None))  # drops device functions
+  scope.enter_context(tf.device(anchor.device))
+  return scope
 
 
 def _variable_name(name):

@@ -146,6 +146,8 @@ class Variable(saving.VariableSaving, training_hooks.TrainingHooks,
         table.saved_model_rows = self.checkpoint
     self._tables = tables
     self.restrict_policy = restrict_policy(self) if restrict_policy else None
+    # TF1 graphs: tf.compat.v1.train.Saver() finds the rows (saving.py).
+    saving.register_graph_saveable(self)
 
   @property
   def name(self):

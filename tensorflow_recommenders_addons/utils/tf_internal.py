@@ -15,11 +15,20 @@ table files when its tensor is produced, which must not happen on restore.
 The public API that is missing is a deferred value in the
 `_serialize_to_tensors` protocol.
 
+`SaveableObject` is what `tf.compat.v1.train.Saver` saves: its default
+`var_list` is the global variables plus the graph's `SAVEABLE_OBJECTS`
+collection, where TensorFlow's own graph-mode hash tables put one each. A
+`de.Variable` built in a TF1 graph adds one there so that the Saver that
+`tf.compat.v1.train.MonitoredTrainingSession`'s Scaffold builds includes its
+rows. (A Trackable in that collection is saved under an empty name, so two
+variables would collide.) The public API that is missing is a saveable a
+graph Saver accepts.
+
 Nothing else in the package may import `tensorflow.python`
 (tests/test_style.py enforces it).
 """
 
 from tensorflow.python.ops.resource_variable_ops import ResourceVariable  # pylint: disable=unused-import
-from tensorflow.python.training.saving.saveable_object import SaveSpec  # pylint: disable=unused-import
+from tensorflow.python.training.saving.saveable_object import SaveableObject, SaveSpec  # pylint: disable=unused-import
 
-__all__ = ["ResourceVariable", "SaveSpec"]
+__all__ = ["ResourceVariable", "SaveableObject", "SaveSpec"]

@@ -104,6 +104,14 @@ class CuckooHashTable(bounded.BoundedTableMethods,
     self._init_size = int(init_size)
     self._config = config if config is not None else CuckooHashTableConfig()
     self._shard_saveable_object_fn = shard_saveable_object_fn
+    # A table built in a TF1 graph is shared by node name, like TF's own
+    # MutableHashTable: every Session.run of the graph (and every session or
+    # worker running the same graph against one cluster) reaches the same
+    # table in its device's resource manager instead of creating a fresh
+    # one per run. Eager tables (and those that tf.functions and SavedModel
+    # loads create) stay anonymous and ref-counted.
+    with tf.init_scope():
+      self._graph_shared = not tf.executing_eagerly()
     super().__init__(device=device)
     self._resource_handle = None
     _ = self.resource_handle  # create the table now, on `device`
@@ -121,6 +129,7 @@ class CuckooHashTable(bounded.BoundedTableMethods,
         admit_after=self._config.admit_after,
         sketch_width=self._config.sketch_width,
         track_meta=self._config.bounded,
+        use_node_name_sharing=self._graph_shared and not tf.inside_function(),
         name=_op_name(self._name))
 
   @property

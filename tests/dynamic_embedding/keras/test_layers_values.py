@@ -204,7 +204,7 @@ def _first_char_field(ids):
 def test_field_wise_embedding_uses_slot_map_fn(flavour):
   layer = flavour.layers.FieldWiseEmbedding(
       1, 4, slot_map_fn=_first_char_field, key_dtype=tf.string,
-      combiner="mean")
+      combiner="mean", initializer=0.0)
   layer.params.upsert(["0a", "0b", "2a"], [[1.0], [3.0], [5.0]])
   out = layer(tf.constant([["0a", "0b", "2a"], ["2a", "2a", "3x"]]))
   assert out.numpy()[..., 0].tolist() == [[2.0, 0.0, 5.0, 0.0],

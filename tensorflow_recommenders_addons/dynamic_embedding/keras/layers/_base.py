@@ -152,6 +152,8 @@ class EmbeddingBase:
     self.max_norm = args["max_norm"]
     self.distribute_strategy = args["distribute_strategy"]
     self.keep_distribution = args["keep_distribution"]
+    if initializer is None:  # TFRA's default: random rows, not zeros
+      initializer = self._KERAS.initializers.RandomNormal()
     resolved = _resolve_initializer(self._KERAS, initializer)
     # A name stays a name (for the config); a list is kept as a tuple, since
     # Keras would track a list attribute.

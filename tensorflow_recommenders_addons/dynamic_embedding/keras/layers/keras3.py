@@ -79,7 +79,8 @@ _ARGS_DOC = """
     key_dtype: Id dtype: `tf.int64`, `tf.int32` or `tf.string`.
     value_dtype: Row dtype: float32, float16, bfloat16 or float64.
     combiner: "sum", "mean" or "sqrtn" (used by the combining layers).
-    initializer: Rows of unseen ids, as for `de.Variable`: None (zeros), a
+    initializer: Rows of unseen ids, as for `de.Variable`: None (TFRA's
+      default, `keras.initializers.RandomNormal()`: mean 0, stddev 0.05), a
       number, `embedding_size` numbers, a Keras initializer (or its name or
       config) or a callable.
     devices: Device(s) of the table shards; None for the current device.

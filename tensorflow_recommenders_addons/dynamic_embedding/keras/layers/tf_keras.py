@@ -84,9 +84,10 @@ class BasicEmbedding(_ShadowState, _base.EmbeddingBase, tf_keras.layers.Layer):
     value_dtype: Row dtype: float32, float16, bfloat16 or float64.
     combiner: "sum", "mean" or "sqrtn"; used by `SquashedEmbedding` and
       `FieldWiseEmbedding` (checked but unused here).
-    initializer: Rows of unseen ids, as for `de.Variable`: None (zeros), a
-      number, `embedding_size` numbers, a Keras initializer (or its name
-      or config, e.g. "random_normal") or a callable.
+    initializer: Rows of unseen ids, as for `de.Variable`: None (TFRA's
+      default, `tf_keras.initializers.RandomNormal()`: mean 0, stddev
+      0.05), a number, `embedding_size` numbers, a Keras initializer (or
+      its name or config, e.g. "random_normal") or a callable.
     devices: Device(s) of the table shards; None for the current device.
     name: Layer name; also the name of `params`.
     with_unique: Accepted for TFRA compatibility: lookups always read each
