@@ -263,19 +263,27 @@ def test_compute_and_apply_gradients_train_embedding_and_dense_variable(mode):
 
 
 @pytest.mark.parametrize("bp_v2", [False, True], ids=["upsert", "bp_v2"])
-def test_bp_v2_adds_the_updates_of_two_lookups_in_one_graph_step(bp_v2):
-  """Two lookups (two names) of one variable, both read before either is
-  written (GATE_GRAPH): with bp_v2 both deltas land, otherwise the last
-  write wins."""
+def test_bp_v2_adds_the_updates_of_two_trainers_in_one_graph_step(bp_v2):
+  """Two trainers (two lookups, two optimizers) of one table in one step,
+  both reading before either writes: with bp_v2 both deltas land,
+  otherwise the last write wins."""
   with tf.Graph().as_default():
     var = de.Variable(dim=2, initializer=1.0)
     ids = tf.constant([4, 6], tf.int64)
     init = var.upsert(ids, tf.ones([2, 2]))
-    loss = (tf.reduce_sum(de.embedding_lookup(var, ids, name="a")) +
-            tf.reduce_sum(de.embedding_lookup(var, ids, name="b")))
-    opt = de.DynamicEmbeddingOptimizer(V1.GradientDescentOptimizer(0.25),
-                                       bp_v2=bp_v2)
-    train_op = opt.minimize(loss, gate_gradients=V1.Optimizer.GATE_GRAPH)
+    grads_and_vars = []
+    for name in ("a", "b"):
+      emb, wrapper = de.embedding_lookup(var, ids, name=name,
+                                         return_trainable=True)
+      grads_and_vars.append((tf.gradients(tf.reduce_sum(emb), wrapper)[0],
+                             wrapper))
+    # Both gradients (hence both lookups' reads) before any update.
+    grads = tf.tuple([grad for grad, _ in grads_and_vars])
+    train_op = tf.group([
+        de.DynamicEmbeddingOptimizer(V1.GradientDescentOptimizer(0.25),
+                                     bp_v2=bp_v2).apply_gradients(
+                                         [(grad, wrapper)])
+        for grad, (_, wrapper) in zip(grads, grads_and_vars)])
     rows = var.lookup(ids)
     with tf.compat.v1.Session() as session:
       session.run(tf.compat.v1.global_variables_initializer())
