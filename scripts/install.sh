@@ -3,7 +3,8 @@
 # builds the package into ./.venv. Idempotent: re-running only rebuilds.
 #
 #   bash scripts/install.sh          # runtime: venv + TF 2.21 + this package
-#   bash scripts/install.sh --dev    # also test tools: bazel-bootstrap,
+#   bash scripts/install.sh --dev    # also test tools: bazel-bootstrap, clang
+#                                    # + libFuzzer,
 #                                    # GoogleTest, ccache (apt), pytest, hypothesis
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +27,9 @@ apt_install() {
 # A C++ compiler is needed to build the op libraries; ccache speeds rebuilds.
 command -v g++ >/dev/null || apt_install g++
 if [ "$DEV" = 1 ]; then
-  apt_install bazel-bootstrap libgtest-dev ccache
+  # clang + its runtime: the libFuzzer target over the table-file reader
+  # (tests/core/test_kv_file_fuzz.py).
+  apt_install bazel-bootstrap libgtest-dev ccache clang libclang-rt-14-dev
 fi
 
 if [ ! -x .venv/bin/python ]; then

@@ -197,16 +197,18 @@ class KvFileReader {
     header_.value_dtype = Get32(h + 16);
     header_.value_bytes = Get32(h + 20);
     std::memcpy(&header_.dim, h + 24, 8);
+    if (header_.key_kind != kKeyInt32 && header_.key_kind != kKeyInt64 &&
+        header_.key_kind != kKeyString) {
+      return DataLoss(Describe("has a corrupt header: key kind " +
+                               std::to_string(header_.key_kind) +
+                               " is not int32 (1), int64 (2) or string (3)"));
+    }
     if (header_.key_kind != KeyKindOf<K>()) {
       return Status(Code::kInvalidArgument,
                     Describe(std::string("holds ") +
                              KeyKindName(header_.key_kind) +
                              " keys but the table's key dtype is " +
                              KeyKindName(KeyKindOf<K>())));
-    }
-    if (header_.dim < 1 || header_.value_bytes == 0 ||
-        header_.value_bytes > 16) {
-      return DataLoss(Describe("has a corrupt header"));
     }
     char f[kvfile::kFooterBytes];
     TFRA_CORE_RETURN_IF_ERROR(src_->Read(size - sizeof(f), sizeof(f), f));
@@ -217,7 +219,7 @@ class KvFileReader {
     std::memcpy(&count_, f, 8);
     expected_crc_ = Get32(f + 8);
     records_end_ = size - kvfile::kFooterBytes;
-    return Status::OK();
+    return CheckShape();
   }
 
   Status Verify() {
@@ -272,6 +274,56 @@ class KvFileReader {
     return "table file '" + name_ + "' " + what;
   }
 
+  // The header and footer fields checked against each other and against the
+  // file size, before any buffer is sized from them: the CRC is only known
+  // after a full pass, and a file with a valid CRC can still carry fields
+  // that disagree (a writer bug, a hand-made file). Every later size
+  // computation (row_bytes, count * record size) is bounded by the file
+  // size here, so none overflows. value_bytes against the value dtype is the
+  // caller's check (the dtype code is opaque here).
+  Status CheckShape() {
+    const uint32_t vb = header_.value_bytes;
+    if (vb != 1 && vb != 2 && vb != 4 && vb != 8 && vb != 16) {
+      return DataLoss(Describe("has a corrupt header: value_bytes " +
+                               std::to_string(vb) +
+                               " is not 1, 2, 4, 8 or 16"));
+    }
+    if (header_.dim < 1) {
+      return DataLoss(Describe("has a corrupt header: dim " +
+                               std::to_string(header_.dim) + " < 1"));
+    }
+    const uint64_t body = records_end_ - kvfile::kHeaderBytes;
+    if (count_ == 0) {
+      if (body != 0) {
+        return DataLoss(Describe("has a corrupt header or footer: 0 records "
+                                 "but " +
+                                 std::to_string(body) + " record bytes"));
+      }
+      return Status::OK();
+    }
+    // One row of dim * value_bytes must fit in the records.
+    if (static_cast<uint64_t>(header_.dim) > body / vb) {
+      return DataLoss(Describe("has a corrupt header: rows of dim " +
+                               std::to_string(header_.dim) + " x " +
+                               std::to_string(vb) + " bytes exceed the " +
+                               std::to_string(body) + " record bytes"));
+    }
+    const uint64_t min_record =
+        header_.row_bytes() + (std::is_same<K, std::string>::value
+                                   ? 4
+                                   : sizeof(K));
+    const bool exact = !std::is_same<K, std::string>::value;
+    if (count_ > body / min_record ||
+        (exact && count_ * min_record != body)) {
+      return DataLoss(Describe(
+          "has a corrupt header or footer: " + std::to_string(count_) +
+          " records of " + (exact ? "" : "at least ") +
+          std::to_string(min_record) + " bytes do not fill the " +
+          std::to_string(body) + " record bytes"));
+    }
+    return Status::OK();
+  }
+
   // Sequential buffered reads over [header end, records_end_).
   Status Take(char* dst, size_t n) {
     while (n > 0) {
@@ -306,10 +358,13 @@ class KvFileReader {
     pos_ = 0;
     const size_t rb = header_.row_bytes();
     const size_t key_guess = std::is_same<K, std::string>::value ? 24 : sizeof(K);
-    const size_t chunk_rows = std::max<size_t>(1, buffer_size_ / (rb + key_guess));
+    // Never more rows than the file holds: an empty file's dim is bounded by
+    // nothing, so its chunk must not be sized from it.
+    const size_t chunk_rows = static_cast<size_t>(std::min<uint64_t>(
+        count_, std::max<size_t>(1, buffer_size_ / (rb + key_guess))));
     std::vector<K> keys;
     std::vector<char> values;
-    if (fn != nullptr) {
+    if (fn != nullptr && chunk_rows > 0) {
       keys.resize(chunk_rows);
       values.resize(chunk_rows * rb);
     }

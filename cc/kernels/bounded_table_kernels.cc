@@ -27,6 +27,7 @@ absl::Status ExportRows(OpKernelContext* ctx, TableResource* table,
     TF_RETURN_IF_ERROR(ExportAllRows<TK>(table, &out));
     return out.Finish();
   }
+  TF_RETURN_IF_ERROR(out.CheckValueDtype());
   const size_t row_bytes = table->base()->row_bytes();
   std::vector<KeyStorage<TK>> keys;
   std::vector<char> values;

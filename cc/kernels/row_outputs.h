@@ -25,6 +25,18 @@ class RowOutputs {
       : ctx_(ctx), table_(table), num_columns_(num_columns),
         row_bytes_(table->base()->row_bytes()) {}
 
+  // The op's Tvalues attr does not pick the kernel (keys do): a value dtype
+  // other than the table's would give the values output the wrong width.
+  absl::Status CheckValueDtype() const {
+    if (ctx_->expected_output_dtype(1) == table_->value_dtype()) {
+      return absl::OkStatus();
+    }
+    return errors::InvalidArgument(
+        "Tvalues: dtype ", DataTypeString(ctx_->expected_output_dtype(1)),
+        " does not match the table's value dtype ",
+        DataTypeString(table_->value_dtype()));
+  }
+
   absl::Status Allocate(int64_t n) {
     TF_RETURN_IF_ERROR(ctx_->allocate_output(0, TensorShape({n}), &keys_));
     TF_RETURN_IF_ERROR(ctx_->allocate_output(
@@ -80,6 +92,7 @@ class RowOutputs {
 // straight from the table's snapshot (the caller may then Finish).
 template <typename TK>
 absl::Status ExportAllRows(TableResource* table, RowOutputs<TK>* out) {
+  TF_RETURN_IF_ERROR(out->CheckValueDtype());
   absl::Status alloc;
   TF_RETURN_IF_ERROR(ToTfStatus(table->typed<TK>()->export_with_meta(
       [&](size_t total) {

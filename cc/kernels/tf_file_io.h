@@ -84,6 +84,20 @@ absl::Status OpenTableFile(Env* env, const std::string& path,
   TF_RETURN_IF_ERROR(ToTfStatus((*reader)->Open()));
   const auto& h = (*reader)->header();
   const DataType file_dtype = static_cast<DataType>(h.value_dtype);
+  // The header's value dtype and value width must agree before either is
+  // compared with the owner's: readers size rows by value_bytes, callers
+  // size tensors by the dtype.
+  if (!DataType_IsValid(static_cast<int>(h.value_dtype)) ||
+      file_dtype == DT_INVALID ||
+      DataTypeSize(file_dtype) == 0 ||
+      static_cast<uint32_t>(DataTypeSize(file_dtype)) != h.value_bytes) {
+    return errors::DataLoss(
+        "table file '", path, "' has a corrupt header: value dtype code ",
+        h.value_dtype, " (", DataType_IsValid(static_cast<int>(h.value_dtype))
+                                 ? DataTypeString(file_dtype)
+                                 : std::string("unknown"),
+        ") disagrees with value_bytes ", h.value_bytes);
+  }
   if (file_dtype != value_dtype) {
     return errors::InvalidArgument("table file '", path, "' holds ",
                                    DataTypeString(file_dtype),

@@ -1,7 +1,8 @@
 """Builds and runs the TensorFlow-free C++ table-core tests (GoogleTest).
 
 Every cc/core/tests/*_test.cc (table_core_test.cc, the bounded-table tests
-bounds_test.cc and bounds_roundtrip_test.cc, ...) is linked into one binary,
+bounds_test.cc and bounds_roundtrip_test.cc, the table-file checks and fuzz
+corpus replay kv_file_test.cc, ...) is linked into one binary,
 built three ways: plain (-O2), with ThreadSanitizer and with
 AddressSanitizer + UndefinedBehaviorSanitizer. The sanitizer builds run the
 same tests, including the concurrent stress tests, at TFRA_TEST_SCALE=1
@@ -59,7 +60,9 @@ def test_table_core(build, tmp_path):
   assert len(SOURCES) >= 3, SOURCES
   binary = _build(build, tmp_path)
   env = dict(os.environ, TFRA_TEST_SCALE="1",
-             TSAN_OPTIONS="halt_on_error=1", ASAN_OPTIONS="detect_leaks=1")
+             TSAN_OPTIONS="halt_on_error=1", ASAN_OPTIONS="detect_leaks=1",
+             TFRA_KV_FUZZ_CORPUS=os.path.join(ROOT, "cc", "core", "tests",
+                                              "kv_file_fuzz_corpus"))
   result = subprocess.run([binary], env=env, capture_output=True, text=True)
   assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
   assert "[  PASSED  ]" in result.stdout
