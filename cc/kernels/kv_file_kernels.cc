@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cc/core/kv_file.h"
+#include "cc/kernels/shard_sets.h"
 #include "cc/kernels/table_resource.h"
 #include "cc/kernels/tf_file_io.h"
 #include "tensorflow/core/framework/op_kernel.h"
@@ -50,6 +51,8 @@ class VerifyOp : public OpKernel {
  public:
   explicit VerifyOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
     OP_REQUIRES_OK(ctx, GetSpec(ctx, &spec_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("complete_sets", &complete_sets_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("all_ranks", &all_ranks_));
   }
 
   void Compute(OpKernelContext* ctx) override {
@@ -57,6 +60,13 @@ class VerifyOp : public OpKernel {
     OP_REQUIRES(ctx, TensorShapeUtils::IsVector(paths.shape()),
                 errors::InvalidArgument("paths: must be a vector, got shape ",
                                         paths.shape().DebugString()));
+    if (complete_sets_) {
+      std::vector<std::string> names;
+      for (int64_t i = 0; i < paths.NumElements(); ++i) {
+        names.emplace_back(paths.vec<tstring>()(i));
+      }
+      OP_REQUIRES_OK(ctx, CheckShardSets(names, all_ranks_));
+    }
     Tensor* counts = nullptr;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, paths.shape(), &counts));
     for (int64_t i = 0; i < paths.NumElements(); ++i) {
@@ -71,6 +81,8 @@ class VerifyOp : public OpKernel {
 
  private:
   FileSpec spec_;
+  bool complete_sets_ = false;
+  bool all_ranks_ = false;
 };
 
 template <typename TK>

@@ -18,6 +18,10 @@ REGISTER_OP("TFRA>KvFileVerify")
     .Attr("value_dtype: " TFRA_VALUE_TYPES)
     .Attr("dim: int >= 1")
     .Attr("buffer_size: int >= 1 = 4194304")
+    // Names "<stem>_<i>of<n>[_rank<r>of<p>]" must form complete sets of one
+    // save each (cc/kernels/shard_sets.h); with all_ranks, of every rank.
+    .Attr("complete_sets: bool = false")
+    .Attr("all_ranks: bool = false")
     .SetIsStateful()
     .SetShapeFn([](InferenceContext* c) {
       shape_inference::ShapeHandle paths;

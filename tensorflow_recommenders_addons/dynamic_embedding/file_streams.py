@@ -31,6 +31,19 @@ SUFFIX = ".tfrakv"
 MIN_CHUNK_BYTES = 4 * 1024 * 1024
 
 
+_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                  b"0123456789._-")
+
+
+def escape_name(name):
+  """`name` as one file-name component, distinct names giving distinct
+  components: bytes outside `[A-Za-z0-9._-]` (UTF-8) become `%XX`, so
+  'user/emb' is 'user%2Femb' and 'user_emb' stays as it is. (No glob or
+  path character survives, so the result is safe in `matching_files`.)"""
+  return "".join(chr(b) if b in _SAFE else "%%%02X" % b
+                 for b in name.encode("utf-8"))
+
+
 def check_procs(proc_size, proc_rank):
   """`(proc_size, proc_rank)` as ints, `0 <= proc_rank < proc_size`."""
   proc_size = v.check_int("proc_size", proc_size, 1)
@@ -78,15 +91,29 @@ def _attrs(var, buffer_size):
               dim=var.dim, buffer_size=max(int(buffer_size), MIN_CHUNK_BYTES))
 
 
-def verify(var, paths, buffer_size):
+def verify(var, paths, buffer_size, all_ranks=True):
   """Verifies whole files for `var`; returns their row counts (int64 [n]).
 
+  Files named `<stem>_<i>of<n>[_rank<r>of<p>]` must form complete sets, one
+  save each (cc/kernels/shard_sets.h): every shard of every rank present
+  (with `all_ranks`, a Python or tensor bool, every rank 0..p-1), one `n`
+  and one `p` per stem.
+
   Raises (when run):
-    tf.errors.NotFoundError: a file does not exist.
-    tf.errors.DataLossError: a truncated, corrupt or foreign file.
+    tf.errors.NotFoundError: a file, or a shard of a set, does not exist.
+    tf.errors.DataLossError: a truncated, corrupt or foreign file; files of
+      two saves with other shard or process counts.
     tf.errors.InvalidArgumentError: another key dtype, value dtype or dim.
   """
-  return _LIB.ops.tfra_kv_file_verify(paths, **_attrs(var, buffer_size))
+  attrs = _attrs(var, buffer_size)
+
+  def run(every_rank):
+    return _LIB.ops.tfra_kv_file_verify(paths, complete_sets=True,
+                                        all_ranks=every_rank, **attrs)
+
+  if isinstance(all_ranks, bool):
+    return run(all_ranks)
+  return tf.cond(all_ranks, lambda: run(True), lambda: run(False))
 
 
 def read_into(var, paths, buffer_size, proc_size=1, proc_rank=0,
@@ -141,13 +168,14 @@ def read_into(var, paths, buffer_size, proc_size=1, proc_rank=0,
 
 
 def load(var, paths, buffer_size, proc_size=1, proc_rank=0, replace=False,
-         filter_keys=True):
-  """Verifies all `paths`, then (optionally clearing `var`) streams them in.
+         filter_keys=True, all_ranks=True):
+  """Verifies all `paths` (see `verify`), then (optionally clearing `var`)
+  streams them in.
 
   Returns:
     The number of rows written (int64 scalar tensor).
   """
-  counts = verify(var, paths, buffer_size)
+  counts = verify(var, paths, buffer_size, all_ranks)
   with tf.control_dependencies([counts]):
     cleared = var.clear() if replace else None
     deps = [counts] + ([cleared] if cleared is not None else [])

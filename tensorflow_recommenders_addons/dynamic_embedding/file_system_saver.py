@@ -7,7 +7,7 @@ memory, a full copy of the table). At every checkpoint save (also
 streams each shard into a new *generation* directory, and the checkpoint
 records only which generation it belongs to:
 
-    <save_path>/<variable prefix>/gen-00000007/
+    <save_path>/<variable name, escaped>/gen-00000007/
         shard_1of4.tfrakv ... shard_4of4.tfrakv       (proc_size == 1)
         shard_1of4_rank0of2.tfrakv ...                (one set per rank)
 
@@ -59,7 +59,7 @@ def _procs():
 
 
 def _prefix(var):
-  return var.name.replace("/", "_")
+  return file_streams.escape_name(var.name)
 
 
 class FileSystemSaver:
@@ -238,8 +238,10 @@ def _restore_generation(var, generation, roots, proc_size, proc_rank,
     use_own = tf.size(own) > 0
     paths = tf.cond(use_own, lambda: own, lambda: every)
     filter_keys = tf.logical_not(use_own)
+    all_ranks = filter_keys  # every rank's files, unless reading its own
   else:
-    paths, filter_keys = every, False
+    paths, filter_keys, all_ranks = every, False, True
   written = file_streams.load(var, paths, buffer_size, proc_size, proc_rank,
-                              replace=True, filter_keys=filter_keys)
+                              replace=True, filter_keys=filter_keys,
+                              all_ranks=all_ranks)
   return written

@@ -19,7 +19,8 @@ bounded variable). Slot tables are `de.Variable`s and register themselves.
 Files (`save` / `load`, behind `save_to_file_system` /
 `load_from_file_system`): shard i (1-based) of n is written to
 `<prefix>_mht_<i>of<n>[_rank<r>of<p>].tfrakv`, where `<prefix>` is the
-variable name with '/' replaced by '_' (or, with `short_file_name=True`, an
+variable name escaped (`file_streams.escape_name`: '/' is '%2F', so
+'user/emb' and 'user_emb' never share files; or, with `short_file_name=True`, an
 8-hex-digit CRC32 of the name) and the rank suffix appears only when
 `proc_size` > 1. Loading finds a variable's files by that prefix, so files
 written with any shard count load into any variable: every file is first verified whole, and only when all passed are their rows
@@ -46,7 +47,7 @@ from tensorflow_recommenders_addons.utils.tf_internal import SaveSpec
 def _prefix(var):
   if var.short_file_name:
     return "%08x" % (zlib.crc32(var.name.encode("utf-8")) & 0xFFFFFFFF)
-  return var.name.replace("/", "_")
+  return file_streams.escape_name(var.name)
 
 
 def shard_file_name(var, idx, proc_size=1, proc_rank=0):
@@ -84,17 +85,37 @@ def save(var, dirpath, proc_size, proc_rank, buffer_size,
           var, idx, proc_size, proc_rank),
       dirpath_env=None, buffer_size=buffer_size))
   ops = [op for op in ops if op is not None]
-  return tf.group(*ops) if ops else None
+  # Then the files of an earlier save with another shard count go: left
+  # there, they would be a second set that loads refuse as mixed saves.
+  drop = lambda d: _drop_stale(var, d, proc_size, proc_rank)  # pylint: disable=unnecessary-lambda-assignment
+  if tf.executing_eagerly():
+    drop(os.fspath(dirpath))
+    return None
+  with tf.control_dependencies(ops):
+    dropped = tf.py_function(lambda d: drop(d.numpy().decode()) or 0,
+                             [tf.convert_to_tensor(dirpath, tf.string)],
+                             tf.int32)
+  return tf.group(*ops, dropped)
 
 
-def _files_of(var, dirpath, proc_size, proc_rank):
-  """Stems of the files this variable (at this rank) saved in `dirpath`."""
+def _files_of(var, dirpath, proc_size, proc_rank, shards=r"\d+"):
+  """Stems of the files this variable (at this rank) saved in `dirpath`
+  (with `shards`, a regex, as the shard count)."""
   rank = file_streams.rank_suffix(proc_size, proc_rank)
-  pattern = re.compile(re.escape(_prefix(var)) + r"_mht_\d+of\d+" +
+  pattern = re.compile(re.escape(_prefix(var)) + r"_mht_\d+of" + shards +
                        re.escape(rank) + re.escape(file_streams.SUFFIX) + "$")
   names = tf.io.gfile.listdir(dirpath) if tf.io.gfile.isdir(dirpath) else []
   return sorted(n[:-len(file_streams.SUFFIX)] for n in names
                 if pattern.match(n))
+
+
+def _drop_stale(var, dirpath, proc_size, proc_rank):
+  """Deletes this variable's (and rank's) files whose shard count is not
+  the variable's: those of an earlier save with another device count."""
+  other = r"(?!%d%s)\d+" % (var.shard_num, re.escape(
+      file_streams.rank_suffix(proc_size, proc_rank) + file_streams.SUFFIX))
+  for stem in _files_of(var, dirpath, proc_size, proc_rank, other):
+    tf.io.gfile.remove(os.path.join(dirpath, stem + file_streams.SUFFIX))
 
 
 def load(var, dirpath, proc_size, proc_rank, buffer_size,
@@ -119,7 +140,8 @@ def load(var, dirpath, proc_size, proc_rank, buffer_size,
         f"('{_prefix(var)}_mht_*{file_streams.SUFFIX}') in {dirpath!r}")
   paths = [os.path.join(dirpath, stem + file_streams.SUFFIX)
            for stem in stems]
-  written = file_streams.load(var, paths, buffer_size)
+  # Only this rank's files are listed: each must be a complete set.
+  written = file_streams.load(var, paths, buffer_size, all_ranks=False)
   return None if tf.executing_eagerly() else written.op
 
 
