@@ -54,6 +54,7 @@ def test_no_private_tensorflow_imports(path):
   found = list(_private_tf_imports(tree))
   if path == INTERNAL_BRIDGE:
     assert [name for _, name in found] == [
+        "tensorflow.python.eager.record",
         "tensorflow.python.ops.resource_variable_ops",
         "tensorflow.python.training.saving.saveable_object"]
   else:

@@ -116,7 +116,8 @@ def embedding_lookup(params,
     ids: Ids of any shape (or a `tf.RaggedTensor`), of the key dtype.
     partition_strategy: Ignored (the variable's partitioner routes ids).
     name: Lookup name; also names the `de.TrainableWrapper`. Two lookups of
-      one variable in one training step need different names.
+      one variable in one training step may share it: an id in both gets
+      the sum of both gradients (see `de.TrainableWrapper`).
     validate_indices: Ignored, as in TensorFlow.
     max_norm: If set, rows with a larger L2 norm are scaled down to it.
     return_trainable: Also return the `de.TrainableWrapper`.

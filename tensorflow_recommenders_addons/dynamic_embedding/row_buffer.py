@@ -25,10 +25,15 @@ position `i` stands for the i-th distinct id of the batch being trained:
 Positions >= u hold stale rows; their gradient is zero and they are never
 written back, so whatever the optimizer does to them is irrelevant.
 
-One call per layer per training step carries a gradient: a forward pass
-marks the buffer fresh and the gradient function consumes that mark, so a
-second gradient in the same step (the layer called twice, or a gradient
-taken twice) fails instead of silently mixing two batches' positions.
+A layer called several times in one training step (a shared embedding of
+history and candidate ids) trains like a shared dense weight: the calls
+form one call group (call_groups.py), the batch is the union of their
+distinct ids, and each call's gradient lands at its ids' positions in it,
+so an id in several calls gets the sum of their gradients. Each forward
+pass sets a counter to the number of its group's calls and each gradient
+function consumes one, so a gradient taken twice, or one gradient over
+calls of two groups (calls before and after a gradient), fails instead of
+silently mixing two batches' positions.
 
 Under a `tf.distribute` strategy with several replicas, the gradient
 function gathers every replica's distinct ids and rows, so that a position
@@ -39,6 +44,7 @@ by several replicas, exactly like duplicates within one batch.
 
 import tensorflow as tf
 
+from tensorflow_recommenders_addons.dynamic_embedding import call_groups
 from tensorflow_recommenders_addons.dynamic_embedding.trainable import TrainableWrapper
 from tensorflow_recommenders_addons.dynamic_embedding.unique import unique as _unique
 from tensorflow_recommenders_addons.utils.tf_internal import ResourceVariable
@@ -70,15 +76,18 @@ class RowBuffer:
     # The ids and rows of the gradient being applied: a non-trainable
     # wrapper, i.e. two plain variables of dynamic shape.
     self.batch = TrainableWrapper(params, f"{name}-batch", trainable=False)
+    self._calls = call_groups.Groups()
     with tf.init_scope():
+      # The gradients the latest group's calls still owe (module docstring).
       self._fresh = ResourceVariable(
-          initial_value=False, trainable=False, name=f"{name}-fresh")
+          initial_value=0, trainable=False, name=f"{name}-fresh")
 
   def route(self, unique_ids, rows):
     """Returns this call's `rows` (of `unique_ids`); their gradient becomes
     the weight's dense gradient, recorded with its ids (module docstring)."""
+    group, positions, lease = self._calls.join(unique_ids, rows)
     if self._single_replica():
-      mark = self._fresh.assign(True, read_value=False)
+      mark = self._fresh.assign(group.calls, read_value=False)
       with tf.control_dependencies([] if mark is None else [mark]):
         rows = tf.identity(rows)
 
@@ -87,8 +96,8 @@ class RowBuffer:
       del weight_value
 
       def grad(dy):
-        dy = tf.convert_to_tensor(dy)
-        return None, self._weight_gradient(unique_ids, rows, dy)
+        lease.release()
+        return None, self._weight_gradient(group, positions, dy)
       return tf.identity(rows), grad
 
     return route(rows, self._read_weight())
@@ -107,12 +116,19 @@ class RowBuffer:
     ctx = tf.distribute.get_replica_context()
     return ctx is None or ctx.num_replicas_in_sync == 1
 
-  def _weight_gradient(self, unique_ids, rows, dy):
-    """Records the batch and returns the dense `[capacity, dim]` gradient."""
+  def _weight_gradient(self, group, positions, dy):
+    """Records the group's batch and returns one call's dense
+    `[capacity, dim]` gradient."""
+    dy = tf.convert_to_tensor(dy)
+    unique_ids, rows = group.ids, group.rows
     ctx = tf.distribute.get_replica_context()
     if ctx is not None and ctx.num_replicas_in_sync > 1:
-      unique_ids, rows, positions = _gather_replicas(ctx, unique_ids, rows)
-      gradient = tf.math.unsorted_segment_sum(dy, positions, self.capacity)
+      unique_ids, rows, global_positions = _gather_replicas(ctx, unique_ids,
+                                                            rows)
+      if positions is None:
+        positions = tf.range(tf.shape(dy)[0])
+      gradient = group.gradient(dy, tf.gather(global_positions, positions),
+                                self.capacity)
       checks = [tf.debugging.assert_less_equal(
           tf.shape(unique_ids)[0], self.capacity,
           message=(f"ids: the replicas of layer {self.layer_name!r} together "
@@ -120,25 +136,24 @@ class RowBuffer:
                    f"{self.capacity}; create it with a larger "
                    f"max_unique_ids"))]
     else:
-      count = tf.shape(dy)[0]
+      count = tf.shape(unique_ids)[0]
       checks = [
           tf.debugging.assert_less_equal(
               count, self.capacity,
               message=(f"ids: layer {self.layer_name!r} trained on more "
-                       f"distinct ids in one call than max_unique_ids="
+                       f"distinct ids in one step than max_unique_ids="
                        f"{self.capacity} (the rows of its buffer); create it "
                        f"with a larger max_unique_ids")),
-          tf.debugging.assert_equal(
-              self._fresh.read_value(), True,
+          tf.debugging.assert_positive(
+              self._fresh.read_value(),
               message=(f"layer {self.layer_name!r}: a second gradient in one "
-                       f"training step (the layer was called twice, or the "
-                       f"gradient was taken twice); a Keras 3 dynamic "
-                       f"embedding layer takes one call per step: use one "
-                       f"layer per call, or concatenate the ids")),
+                       f"training step (the gradient was taken twice, or "
+                       f"over calls made before and after another "
+                       f"gradient); take one gradient of the step's calls")),
       ]
       with tf.control_dependencies(checks):
-        checks.append(self._fresh.assign(False, read_value=False))
-        gradient = tf.pad(dy, [[0, self.capacity - count], [0, 0]])
+        checks.append(self._fresh.assign_sub(1, read_value=False))
+        gradient = group.gradient(dy, positions, self.capacity)
     with tf.control_dependencies([c for c in checks if c is not None]):
       loads = self.batch.load(unique_ids, rows)
     with tf.control_dependencies(loads):

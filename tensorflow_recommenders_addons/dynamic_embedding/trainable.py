@@ -28,15 +28,29 @@ overwritten the wrapper, and the optimizer must update the rows the gradient
 belongs to.
 
 One wrapper exists per (variable, lookup name): it is created once, outside
-any `tf.function` (so functions may retrace), and reassigned by every lookup
-with that name. Two lookups of one variable in one training step therefore
-need different `name`s, as in TFRA.
+any `tf.function` (so functions may retrace, and an eager loop of lookups
+creates no variables), and reassigned by every lookup with that name.
+
+Two lookups of one variable in one training step need no distinct names
+(TFRA requires them):
+
+* the same name (or the default name): both calls join the wrapper's call
+  group (call_groups.py). The wrapper holds the union of their distinct
+  ids, each call's gradient lands at its ids' positions in it, and the
+  tape sums them: an id in both lookups gets both gradients, as a dense
+  variable's row does;
+* different names: two wrappers of one variable. `de.DynamicEmbeddingOptimizer`
+  merges the wrappers of one variable that one `apply_gradients` call
+  receives into one update of their union (optimizers/merge.py), so again
+  an id in both gets the summed gradient (and a stateful optimizer one
+  step), not one write per wrapper.
 """
 
 import contextlib
 
 import tensorflow as tf
 
+from tensorflow_recommenders_addons.dynamic_embedding import call_groups
 from tensorflow_recommenders_addons.utils.tf_internal import ResourceVariable
 
 
@@ -81,6 +95,7 @@ class TrainableWrapper(ResourceVariable, metaclass=_PlainConstruction):
     self.params = params
     self.max_norm = max_norm
     self.lookup_name = name
+    self._calls = call_groups.Groups()
     var_name = _variable_name(f"{params.name}/TrainableWrapper_{name}")
     with tf.init_scope():
       initial_rows = tf.zeros([0, params.dim], params.value_dtype)
@@ -127,24 +142,31 @@ class TrainableWrapper(ResourceVariable, metaclass=_PlainConstruction):
     """Loads `rows` (of `unique_ids`) and returns this call's `rows`, whose
     gradient goes to the wrapper.
 
+    The call joins the wrapper's group of this step (call_groups.py): the
+    wrapper holds the union of the group's ids, and this call's gradient is
+    placed at its ids' positions in it.
     The output values come from the call's own table read, never from the
     shared wrapper variable, so concurrent calls (serving threads) cannot
     see each other's rows; the wrapper read only connects the gradient tape.
-    The gradient reloads this call's ids and rows before it is used: any
+    The gradient reloads the group's ids and rows before it is used: any
     other call with the same wrapper since this forward pass (e.g. a lookup
     inside a tf.data map computing a metric in the same step) has
-    overwritten them, and the optimizer must update this call's rows.
+    overwritten them, and the optimizer must update the group's rows.
     """
+    group, positions, lease = self._calls.join(unique_ids, rows)
+
     @tf.custom_gradient
     def route(rows, wrapper_rows):
       del wrapper_rows
 
       def grad(dy):
-        with tf.control_dependencies(self.load(unique_ids, rows)):
-          return None, tf.identity(dy)
+        lease.release()
+        gradient = group.gradient(dy, positions)
+        with tf.control_dependencies(self.load(group.ids, group.rows)):
+          return None, tf.identity(gradient)
       return tf.identity(rows), grad
 
-    return route(rows, self.assign_rows(unique_ids, rows))
+    return route(rows, self.assign_rows(group.ids, group.rows))
 
   def update_op(self, v0=None, name=None):
     """Writes the wrapper's rows back into the table.

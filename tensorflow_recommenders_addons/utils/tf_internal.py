@@ -24,11 +24,18 @@ rows. (A Trackable in that collection is saved under an empty name, so two
 variables would collide.) The public API that is missing is a saveable a
 graph Saver accepts.
 
+`could_possibly_record` tells whether a `tf.GradientTape` is recording:
+two lookups of one variable in a training step share their wrapper's rows
+(dynamic_embedding/call_groups.py), and a lookup no tape records (an
+evaluation step, a lookup after the forward pass) must not join them. The
+public API that is missing is a query of the active tapes.
+
 Nothing else in the package may import `tensorflow.python`
 (tests/test_style.py enforces it).
 """
 
+from tensorflow.python.eager.record import could_possibly_record  # pylint: disable=unused-import
 from tensorflow.python.ops.resource_variable_ops import ResourceVariable  # pylint: disable=unused-import
 from tensorflow.python.training.saving.saveable_object import SaveableObject, SaveSpec  # pylint: disable=unused-import
 
-__all__ = ["ResourceVariable", "SaveableObject", "SaveSpec"]
+__all__ = ["ResourceVariable", "could_possibly_record", "SaveableObject", "SaveSpec"]

@@ -56,9 +56,10 @@ def DynamicEmbeddingOptimizer(self, bp_v2=False, synchronous=False, **kwargs):  
     `clipnorm`, `clipvalue`, `global_clipnorm`, `weight_decay` and loss
     scaling (`LossScaleOptimizer`, mixed precision) apply to the batch's
     rows as to a dense variable's.
-  * Two lookups of one variable in a step (two lookup names) each write
-    their rows; for ids in both, the last write wins. A Keras 3 layer takes
-    one call per training step (a second gradient fails clearly).
+  * Two lookups of one variable in a step (one name or two; a layer
+    called twice) train as one update of their ids' union: an id in both
+    gets the sum of both gradients, as a dense variable's row
+    (optimizers/merge.py, call_groups.py).
 
   The optimizer object is given a subclass of its class (e.g.
   `DynamicEmbeddingAdam`); no TensorFlow or Keras code is patched, and

@@ -66,13 +66,17 @@ def test_eager_lookup_between_forward_and_gradient(flavour, side_ids):
       EXPECTED
 
 
-def test_keras3_second_gradient_in_one_step_is_refused():
-  """A Keras 3 layer's buffer holds one call's ids per step: two calls
-  that both carry a gradient fail instead of mixing their positions."""
+def test_keras3_gradient_over_calls_of_two_steps_is_refused():
+  """A Keras 3 layer's buffer holds one step's ids: a gradient over a call
+  whose step already had its gradient and a later call fails instead of
+  mixing their positions (two calls in one step train; see
+  test_layers_shared_call.py)."""
   layer, _ = make(KERAS3)
-  with tf.GradientTape() as tape:
-    loss = tf.reduce_sum(layer(IDS)) + tf.reduce_sum(
-        layer(tf.constant([5], tf.int64)))
+  with tf.GradientTape(persistent=True) as tape:
+    first = tf.reduce_sum(layer(IDS))
+  tape.gradient(first, layer.trainable_variables)
+  with tape:
+    loss = first + tf.reduce_sum(layer(tf.constant([5], tf.int64)))
   with pytest.raises(tf.errors.InvalidArgumentError,
                      match="second gradient in one training step"):
     tape.gradient(loss, layer.trainable_variables)

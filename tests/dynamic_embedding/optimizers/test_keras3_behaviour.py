@@ -222,21 +222,6 @@ def test_more_distinct_ids_than_max_unique_ids_fails_clearly(eager):
     assert int(opt.iterations) == 0
 
 
-@pytest.mark.parametrize("eager", [False, True], ids=["compiled", "eager"])
-def test_layer_called_twice_in_one_step_fails_clearly(eager):
-  layer = make_layer()
-  first = keras.Input((IDS_PER_EXAMPLE,), dtype="int64")
-  second = keras.Input((IDS_PER_EXAMPLE,), dtype="int64")
-  model = keras.Model([first, second], layer(first) + layer(second))
-  opt = de.DynamicEmbeddingOptimizer(keras.optimizers.Adam(0.1))
-  model.compile(opt, sum_of_squares, run_eagerly=eager)
-  ids, targets = training_data(1)
-  with pytest.raises(tf.errors.InvalidArgumentError,
-                     match="second gradient in one training step"):
-    model.fit([ids, ids[::-1]], targets, batch_size=BATCH, verbose=0)
-  assert_untouched(layer, opt, eager)
-
-
 @pytest.mark.parametrize("argument,value", [
     ("gradient_accumulation_steps", 2), ("use_ema", True)])
 @pytest.mark.parametrize("eager", [False, True], ids=["compiled", "eager"])
