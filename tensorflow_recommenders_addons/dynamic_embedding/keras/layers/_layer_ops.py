@@ -138,9 +138,30 @@ def create_variable(name, args, initializer):
       short_file_name=args["short_file_name"])
 
 
+class LayerShadow(shadow_ops.ShadowVariable):
+  """The shadow of a tf_keras layer: one batch's rows, never the table.
+
+  Its `numpy()` raises: what reads a layer's weights as numbers
+  (`save_weights("x.h5")` and `model.save("x.h5")`, the legacy HDF5 format,
+  or `get_weights()`) would otherwise silently leave the table out. The
+  shadow still reads as a tensor (`value()`, `read_value()`, printing).
+  """
+
+  def numpy(self):
+    raise tf.errors.FailedPreconditionError(
+        None, None,
+        f"layer {self.params.name!r}: its weights are the rows of a dynamic "
+        "table, which the legacy HDF5 format (save_weights('x.h5'), "
+        "model.save('x.h5')) and get_weights() cannot hold; save with "
+        "save_weights('x.weights.h5'), save_weights(prefix) (TF checkpoint), "
+        "model.save('x.keras'), model.save(dir) or tf.train.Checkpoint, or "
+        "read the table with layer.params.export()")
+
+
 def create_shadow(params, name, args):
-  """The `de.shadow_ops.ShadowVariable` of a tf_keras layer's `params`."""
-  return shadow_ops.ShadowVariable(
+  """The `LayerShadow` (a `de.shadow_ops.ShadowVariable`) of a tf_keras
+  layer's `params`."""
+  return LayerShadow(
       params, name=f"{name}-shadow", max_norm=args["max_norm"],
       trainable=args["trainable"],
       distribute_strategy=args["distribute_strategy"])

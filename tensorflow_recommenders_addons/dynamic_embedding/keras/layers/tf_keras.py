@@ -12,7 +12,8 @@ SavedModels (`model.save(dir)`, `tf.saved_model.save`) hold the table's
 keys and rows as a dependency of the layer; tf_keras's own formats
 (`model.save("x.keras")`, `save_weights("x.weights.h5")`) hold them through
 `save_own_variables` (layout in _weights_store.py). The legacy HDF5 format
-(`.h5`) holds Keras weights only, never a table: use one of the others.
+(`.h5`) holds Keras weights only, never a table: saving a layer to it (or
+`get_weights()`) raises, naming the other formats (`_layer_ops.LayerShadow`).
 
 Under a multi-replica `tf.distribute` strategy a layer trains through a row
 buffer instead of a shadow (`shadow` is None; see row_buffer.py), because
