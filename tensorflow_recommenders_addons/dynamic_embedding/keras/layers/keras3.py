@@ -121,7 +121,8 @@ class BasicEmbedding(_BufferState, _base.EmbeddingBase, keras.layers.Layer):
   Example:
     >>> import tensorflow as tf
     >>> from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import keras3
-    >>> layer = keras3.BasicEmbedding(2, key_dtype=tf.string, name="words")
+    >>> layer = keras3.BasicEmbedding(2, key_dtype=tf.string, name="words",
+    ...                               initializer="zeros")
     >>> layer.params.upsert(["a"], [[1.0, 2.0]])
     >>> layer(tf.constant([["a", "b"]])).numpy().tolist()
     [[[1.0, 2.0], [0.0, 0.0]]]

@@ -118,7 +118,8 @@ class BasicEmbedding(_ShadowState, _base.EmbeddingBase, tf_keras.layers.Layer):
   Example:
     >>> import tensorflow as tf
     >>> from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import tf_keras as layers
-    >>> layer = layers.BasicEmbedding(2, key_dtype=tf.string, name="words")
+    >>> layer = layers.BasicEmbedding(2, key_dtype=tf.string, name="words",
+    ...                               initializer="zeros")
     >>> layer.params.upsert(["a"], [[1.0, 2.0]])
     >>> layer(tf.constant([["a", "b"]])).numpy().tolist()
     [[[1.0, 2.0], [0.0, 0.0]]]
