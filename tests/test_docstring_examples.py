@@ -25,6 +25,7 @@ MODULES = [
     "tensorflow_recommenders_addons.dynamic_embedding.shadow_ops",
     "tensorflow_recommenders_addons.dynamic_embedding.unique",
     "tensorflow_recommenders_addons.dynamic_embedding.optimizers.wrap",
+    "tensorflow_recommenders_addons.dynamic_embedding.keras_registration",
     "tensorflow_recommenders_addons.dynamic_embedding.keras.layers.tf_keras",
     "tensorflow_recommenders_addons.dynamic_embedding.keras.layers.keras3",
     "tensorflow_recommenders_addons.dynamic_embedding.keras.layers._weights_store",

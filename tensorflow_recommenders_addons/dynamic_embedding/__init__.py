@@ -39,6 +39,7 @@ Tables and their creators:
   CuckooHashTableCreator   the default creator
 """
 
+from tensorflow_recommenders_addons.dynamic_embedding import keras_registration
 from tensorflow_recommenders_addons.dynamic_embedding import shadow_ops
 from tensorflow_recommenders_addons.dynamic_embedding.file_system_saver import FileSystemSaver
 from tensorflow_recommenders_addons.dynamic_embedding.lookup import embedding_lookup
@@ -64,6 +65,12 @@ from tensorflow_recommenders_addons.dynamic_embedding.unique import segment_sum_
 from tensorflow_recommenders_addons.dynamic_embedding.unique import unique
 from tensorflow_recommenders_addons.dynamic_embedding.variable import Variable
 from tensorflow_recommenders_addons.dynamic_embedding.variable_store import get_variable
+
+
+# Saved models naming our layers and optimizers load without importing
+# `de.keras` first (registered now with the Keras already imported, and with
+# tf_keras when it is imported).
+keras_registration.register_when_imported()
 
 
 def __getattr__(name):

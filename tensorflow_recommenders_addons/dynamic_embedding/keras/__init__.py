@@ -4,11 +4,12 @@
            (`de.keras.layers` follows `tf.keras`; see its docstring)
 """
 
+from tensorflow_recommenders_addons.dynamic_embedding import keras_registration
 from tensorflow_recommenders_addons.dynamic_embedding.keras import layers
-from tensorflow_recommenders_addons.dynamic_embedding.optimizers.wrap import register_optimizers
 
-# A saved model's optimizer config may name "TFRA>DynamicEmbeddingAdam" etc.;
-# make those classes known to Keras 3 and tf_keras deserialization.
-register_optimizers()
+# A saved model's config names "TFRA>Embedding", "TFRA>DynamicEmbeddingAdam"
+# etc.; `de`'s import already made them known to each imported Keras (and
+# to tf_keras once it is imported): see keras_registration.py.
+keras_registration.register_when_imported()
 
 __all__ = ["layers"]

@@ -212,12 +212,20 @@ def _refuse_whole_variable_optimizers(cls, keras):
                       f"embeddings: {reason}")
 
 
-def register_optimizers():
+def register_optimizers(flavours=("keras", "tf_keras")):
   """Makes the subclasses of the stock Keras 3 and tf_keras optimizers known
-  to deserialization (called when `de.keras` is imported)."""
-  import keras  # pylint: disable=import-outside-toplevel
-  modules = [keras]
-  tf_keras = _tf_keras(required=False)
+  to deserialization (keras_registration.py calls it once each Keras is
+  imported).
+
+  Args:
+    flavours: Which Keras: "keras" (Keras 3) and/or "tf_keras" (skipped
+      when tf_keras is not installed).
+  """
+  modules = []
+  if "keras" in flavours:
+    import keras  # pylint: disable=import-outside-toplevel
+    modules.append(keras)
+  tf_keras = _tf_keras(required=False) if "tf_keras" in flavours else None
   if tf_keras is not None:
     modules.append(tf_keras)
   for module in modules:
