@@ -20,8 +20,8 @@ DIM = 2
 VOCAB = 10
 STEPS = 3
 INIT = np.random.default_rng(0).normal(size=(VOCAB, DIM)).astype(np.float32)
-W1 = tf.constant([[1.0, 2.0]])
-W2 = tf.constant([[3.0, -1.0]])
+W1 = np.array([[1.0, 2.0]], np.float32)
+W2 = np.array([[3.0, -1.0]], np.float32)
 IDS = {
     "same": ([1, 2, 2], [1, 2, 2]),
     "overlapping": ([1, 2, 3, 3], [3, 4]),
@@ -198,3 +198,54 @@ def test_retraced_two_lookup_step_creates_no_new_wrappers():
   np.testing.assert_allclose(
       var.lookup(tf.range(VOCAB, dtype=tf.int64)).numpy(), expected,
       rtol=1e-6)
+
+
+# The tf_keras legacy and TF1 optimizer families (Keras 3 optimizers train
+# only Keras 3 layers: keras/test_layers_shared_call.py).
+FAMILIES = {
+    "legacy_adam": lambda: tf_keras.optimizers.legacy.Adam(0.1),
+    "legacy_adagrad": lambda: tf_keras.optimizers.legacy.Adagrad(0.1),
+    "tf1_adam": lambda: tf.compat.v1.train.AdamOptimizer(0.1),
+    "tf1_momentum": lambda: tf.compat.v1.train.MomentumOptimizer(0.1, 0.9),
+}
+
+
+@pytest.mark.parametrize("names", ["default", "different"])
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_two_lookups_train_like_a_dense_variable_in_every_family(family,
+                                                                 names):
+  ids = IDS["overlapping"]
+  expected = _dense_oracle(FAMILIES[family], ids)
+  got = _trained(FAMILIES[family], ids, NAMES[names], "eager")
+  assert not np.allclose(got, INIT)
+  np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("family", ["legacy_adam", "tf1_adam"])
+def test_two_lookups_in_a_function_train_like_a_dense_variable(family):
+  ids = IDS["overlapping"]
+  expected = _dense_oracle(FAMILIES[family], ids)
+  got = _trained(FAMILIES[family], ids, NAMES["different"], "function")
+  np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("names", ["default", "different"])
+def test_two_lookups_in_a_tf1_graph_train_like_a_dense_variable(names):
+  ids = IDS["overlapping"]
+  expected = _dense_oracle(FAMILIES["tf1_adam"], ids)
+  with tf.Graph().as_default():
+    var = de.get_variable("emb", dim=DIM)
+    init = var.upsert(tf.range(VOCAB, dtype=tf.int64), INIT)
+    first = de.embedding_lookup(var, ids[0], name=NAMES[names][0])
+    second = de.embedding_lookup(var, ids[1], name=NAMES[names][1])
+    opt = de.DynamicEmbeddingOptimizer(FAMILIES["tf1_adam"]())
+    train = opt.minimize(_loss(first, second))
+    read = var.lookup(tf.range(VOCAB, dtype=tf.int64))
+    with tf.compat.v1.Session() as sess:
+      sess.run([tf.compat.v1.global_variables_initializer(),
+                tf.compat.v1.local_variables_initializer()])
+      sess.run(init)
+      for _ in range(STEPS):
+        sess.run(train)
+      got = sess.run(read)
+  np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)

@@ -32,6 +32,7 @@ import inspect
 import tensorflow as tf
 
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import buffers
+from tensorflow_recommenders_addons.dynamic_embedding.optimizers import merge as _merge
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import settings
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import slots as _slots
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
@@ -60,7 +61,8 @@ class LegacyMixin(settings.SettingsMixin):
       self._track_trackable(value, name, overwrite=True)
 
   def apply_gradients(self, grads_and_vars, *args, **kwargs):
-    grads_and_vars = list(grads_and_vars)
+    # One update per de.Variable, whatever its number of wrappers.
+    grads_and_vars = _merge.merge_wrappers(grads_and_vars)
     if self._de_synchronous:
       variables = [var for _, var in grads_and_vars]
       grads = settings.allreduce_dense([grad for grad, _ in grads_and_vars],

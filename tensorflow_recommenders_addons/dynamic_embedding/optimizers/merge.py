@@ -26,12 +26,16 @@ from tensorflow_recommenders_addons.dynamic_embedding.trainable import Trainable
 from tensorflow_recommenders_addons.dynamic_embedding.unique import unique as _unique
 
 
-def merge_wrappers(grads_and_vars):
+def merge_wrappers(grads_and_vars, keep_merged=True):
   """Merges the wrappers of each `de.Variable` (module docstring).
 
   Args:
     grads_and_vars: `(gradient, variable)` pairs; other variables and None
       gradients pass through unchanged.
+    keep_merged: Whether the wrappers merged into another stay in the list
+      (with no rows and an empty gradient), for Keras optimizers that build
+      their state per variable; TF1 optimizers leave them out (in a TF1
+      graph nothing would order their emptying before their update).
 
   Returns:
     The pairs, with one merged wrapper per variable and duplicates dropped.
@@ -60,27 +64,38 @@ def merge_wrappers(grads_and_vars):
       seen.add(key)
       by_params.setdefault(id(var.params), []).append(len(pairs))
     pairs.append((grad, var))
+  merged = set()
   for positions in by_params.values():
     if len(positions) > 1:
-      _merge(pairs, positions)
-  return pairs
+      _merge(pairs, positions, keep_merged)
+      merged.update(positions[1:])
+  if keep_merged:
+    return pairs
+  return [pair for i, pair in enumerate(pairs) if i not in merged]
 
 
-def _merge(pairs, positions):
+def _merge(pairs, positions, keep_merged):
   """Merges `pairs[i]` for i in `positions` (wrappers of one variable)
-  into the first of them."""
+  into the first of them; empties the others if `keep_merged`."""
   wrappers = [pairs[i][1] for i in positions]
-  ids = tf.concat([w.ids.value() for w in wrappers], 0)
-  rows = tf.concat([w.value() for w in wrappers], 0)
   grads = tf.concat([tf.convert_to_tensor(pairs[i][0]) for i in positions],
                     0)
+  # In a TF1 graph nothing orders a read after the lookups that filled the
+  # wrappers but data: the gradients come after every forward lookup.
+  with tf.control_dependencies([grads]):
+    ids = tf.concat([w.ids.value() for w in wrappers], 0)
+    rows = tf.concat([w.value() for w in wrappers], 0)
   union, idx = _unique(ids)
-  size = tf.shape(union)[0]
+  # Not tf.shape(union): in a TF1 graph Grappler gives every value assigned
+  # to a resource variable one shape, so with `union` loaded into the
+  # wrapper below it would fold its length to that of the forward lookup's
+  # ids. idx numbers the distinct ids 0..n-1 in first-seen order.
+  size = tf.maximum(tf.reduce_max(idx) + 1, 0)
   first = tf.math.unsorted_segment_min(tf.range(tf.shape(idx)[0]), idx, size)
   lead = wrappers[0]
   loads = lead.load(union, tf.gather(rows, first))
   params = lead.params
-  for w in wrappers[1:]:
+  for w in wrappers[1:] if keep_merged else []:
     loads += w.load(tf.zeros([0], params.key_dtype),
                     tf.zeros([0, params.dim], w.dtype))
   with tf.control_dependencies(loads):

@@ -35,6 +35,7 @@ dependencies of the optimizer (`_de_slot_tables`).
 import numpy as np
 import tensorflow as tf
 
+from tensorflow_recommenders_addons.dynamic_embedding.optimizers import merge as _merge
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import settings
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import slots as _slots
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
@@ -90,6 +91,8 @@ class Tf1Mixin:
           None, None, f"grads_and_vars: {type(self).__name__} (a "
           "tf.compat.v1.train optimizer) cannot train dynamic embeddings "
           "under a tf.distribute strategy; use a tf_keras optimizer")
+    # One update per de.Variable, whatever its number of wrappers.
+    grads_and_vars = _merge.merge_wrappers(grads_and_vars, keep_merged=False)
     if self._de_synchronous:
       variables = [var for _, var in grads_and_vars]
       grads = settings.allreduce_dense([grad for grad, _ in grads_and_vars],
