@@ -62,12 +62,7 @@ class LegacyMixin(settings.SettingsMixin):
 
   def apply_gradients(self, grads_and_vars, *args, **kwargs):
     # One update per de.Variable, whatever its number of wrappers.
-    grads_and_vars = _merge.merge_wrappers(grads_and_vars)
-    if self._de_synchronous:
-      variables = [var for _, var in grads_and_vars]
-      grads = settings.allreduce_dense([grad for grad, _ in grads_and_vars],
-                                       variables, _is_wrapper)
-      grads_and_vars = list(zip(grads, variables))
+    grads_and_vars = _merge.prepare(grads_and_vars, self._de_synchronous)
     return super().apply_gradients(grads_and_vars, *args, **kwargs)
 
   def _create_all_weights(self, var_list):

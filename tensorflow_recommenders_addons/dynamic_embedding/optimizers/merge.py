@@ -22,8 +22,34 @@ Every optimizer family that trains wrappers calls it first, on its list of
 
 import tensorflow as tf
 
+from tensorflow_recommenders_addons.dynamic_embedding.optimizers import settings
 from tensorflow_recommenders_addons.dynamic_embedding.trainable import TrainableWrapper
 from tensorflow_recommenders_addons.dynamic_embedding.unique import unique as _unique
+
+
+def prepare(grads_and_vars, synchronous, keep_merged=True):
+  """What every optimizer family does first in `apply_gradients`: one
+  update per `de.Variable` (`merge_wrappers`), then, with
+  `synchronous=True`, the ordinary variables' gradients summed over
+  Horovod workers (`settings.allreduce_dense`; wrappers stay local).
+
+  Args:
+    grads_and_vars: `(gradient, variable)` pairs.
+    synchronous: The wrapper's `synchronous` setting.
+    keep_merged: As in `merge_wrappers`.
+
+  Returns:
+    The list of `(gradient, variable)` pairs to apply.
+  """
+  grads_and_vars = merge_wrappers(grads_and_vars, keep_merged)
+  if not synchronous:
+    return grads_and_vars
+  variables = [var for _, var in grads_and_vars]
+  grads = settings.allreduce_dense([grad for grad, _ in grads_and_vars],
+                                   variables,
+                                   lambda var: isinstance(var,
+                                                          TrainableWrapper))
+  return list(zip(grads, variables))
 
 
 def merge_wrappers(grads_and_vars, keep_merged=True):

@@ -36,7 +36,6 @@ import numpy as np
 import tensorflow as tf
 
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import merge as _merge
-from tensorflow_recommenders_addons.dynamic_embedding.optimizers import settings
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import slots as _slots
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 from tensorflow_recommenders_addons.dynamic_embedding.trainable import TrainableWrapper
@@ -92,12 +91,8 @@ class Tf1Mixin:
           "tf.compat.v1.train optimizer) cannot train dynamic embeddings "
           "under a tf.distribute strategy; use a tf_keras optimizer")
     # One update per de.Variable, whatever its number of wrappers.
-    grads_and_vars = _merge.merge_wrappers(grads_and_vars, keep_merged=False)
-    if self._de_synchronous:
-      variables = [var for _, var in grads_and_vars]
-      grads = settings.allreduce_dense([grad for grad, _ in grads_and_vars],
-                                       variables, _is_wrapper)
-      grads_and_vars = list(zip(grads, variables))
+    grads_and_vars = _merge.prepare(grads_and_vars, self._de_synchronous,
+                                    keep_merged=False)
     return super().apply_gradients(grads_and_vars, global_step=global_step,
                                    name=name, **kwargs)
 

@@ -73,12 +73,7 @@ class TfKerasMixin(own_variables.OwnVariablesMixin, settings.SettingsMixin):
 
   def apply_gradients(self, grads_and_vars, *args, **kwargs):
     # One update per de.Variable, whatever its number of wrappers.
-    grads_and_vars = _merge.merge_wrappers(grads_and_vars)
-    if self._de_synchronous:
-      variables = [var for _, var in grads_and_vars]
-      grads = settings.allreduce_dense([grad for grad, _ in grads_and_vars],
-                                       variables, _is_wrapper)
-      grads_and_vars = list(zip(grads, variables))
+    grads_and_vars = _merge.prepare(grads_and_vars, self._de_synchronous)
     # With bp_v2 the store needs each wrapper's rows as the lookup read them,
     # before weight decay (applied ahead of update_step) changes them.
     self._de_slots.old_rows = {
