@@ -50,11 +50,13 @@ import tensorflow as tf
 from tensorflow_recommenders_addons.dynamic_embedding.unique import unique as _unique
 from tensorflow_recommenders_addons.utils.tf_internal import could_possibly_record
 
-# Graph collection holding `(graph, {(Groups, replica): CallGroup})`: the groups live
-# and die with the graph whose tensors they hold. A nested graph (a
-# function traced inside another, a cond branch) starts with a copy of its
-# outer graph's collections, hence the graph check.
-_COLLECTION = "tfra_dynamic_embedding_call_groups"
+# Attribute of a graph holding its `{(Groups, replica): CallGroup}`: the
+# groups live and die with the graph whose tensors they hold (a weak-keyed
+# dict would keep it alive: the groups reference it). Not a graph
+# collection: `export_meta_graph` (every Saver/MonitoredTrainingSession
+# checkpoint) would warn that it cannot serialise one, and nested graphs
+# (a function traced inside another) copy the collections but not this.
+_ATTRIBUTE = "_tfra_dynamic_embedding_call_groups"
 
 
 class _Lease:
@@ -153,10 +155,10 @@ class Groups:
     if tf.inside_function() and not could_possibly_record():
       return CallGroup()
     graph = tf.compat.v1.get_default_graph()
-    registry = graph.get_collection_ref(_COLLECTION)
-    if not registry or registry[0][0] is not graph:
-      registry[:] = [(graph, {})]
-    groups = registry[0][1]
+    groups = getattr(graph, _ATTRIBUTE, None)
+    if groups is None:
+      groups = {}
+      setattr(graph, _ATTRIBUTE, groups)
     # Replicas of a tf.distribute strategy trace into one graph; each has
     # its own group (their gradients gather each other's ids, row_buffer.py).
     ctx = tf.distribute.get_replica_context()

@@ -103,10 +103,29 @@ class Tf1Mixin:
         [_Template(var) if _is_wrapper(var) else var for var in var_list])
 
   def _create_non_slot_variable(self, initial_value, name, colocate_with):
-    if isinstance(colocate_with, _Template):
-      colocate_with = colocate_with.wrapper
-    return super()._create_non_slot_variable(initial_value, name,
-                                             colocate_with)
+    if not isinstance(colocate_with, _Template):
+      return super()._create_non_slot_variable(initial_value, name,
+                                               colocate_with)
+    wrapper = colocate_with.wrapper
+    if tf.executing_eagerly():
+      return super()._create_non_slot_variable(initial_value, name, wrapper)
+    # In a graph the optimizer's code would colocate Adam's beta powers with
+    # the wrapper, a local variable on the worker that built it: another
+    # worker's graph would then ask for a variable on its own task that no
+    # chief initialises, and wait for ever (TFRA's non-chief hang). They go
+    # where the variable's first table lives instead (the ps), as global
+    # variables the chief initialises and every worker shares.
+    key = (name, wrapper.graph)
+    var = self._non_slot_dict.get(key)
+    if var is None:
+      self._maybe_initialize_trackable()
+      with tf.compat.v1.colocate_with(None, ignore_existing=True), \
+          tf.device(wrapper.params.devices[0]):
+        var = tf.compat.v1.Variable(initial_value, name=name,
+                                    trainable=False, use_resource=True)
+      self._handle_deferred_dependencies(name=name, trackable=var)
+      self._non_slot_dict[key] = var
+    return var
 
   def _zeros_slot(self, var, slot_name, op_name):
     if not isinstance(var, _Template):
