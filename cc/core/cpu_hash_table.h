@@ -79,11 +79,17 @@ class CpuHashTable final : public TableInterface<K> {
     return (*out)->reserve(static_cast<size_t>(opt.init_size));
   }
 
+  // The rows a lookup or export sees: with a TTL, rows past it that no
+  // sweep has removed yet are not counted (O(rows) then; O(shards) else).
   int64_t size() const override {
+    const uint64_t now = clock_.load();
     int64_t total = 0;
     for (const auto& s : shards_) {
       std::shared_lock<std::shared_mutex> lock(s->mu);
-      total += static_cast<int64_t>(s->table.size());
+      for_live_runs(s->table, now, [&](size_t, size_t count) {
+        total += static_cast<int64_t>(count);
+        return Status::OK();
+      });
     }
     return total;
   }

@@ -185,8 +185,11 @@ class TableShard {
     return Status::OK();
   }
 
-  // Restores rows with their metadata as saved (no admission, no eviction,
-  // no clock): the inverse of an export of a tracking table.
+  // Restores rows with their metadata as saved (no admission, no clock):
+  // the inverse of an export of a tracking table. A bounded shard given
+  // more rows than its capacity (a checkpoint of a bigger table) then
+  // evicts by its policy, ranking the rows by their saved metadata, as an
+  // insert would.
   Status restore_batch(const Arg* keys, const uint64_t* hashes,
                        const uint32_t* order, size_t count,
                        const char* values, const RowMeta* metas) {
@@ -203,6 +206,7 @@ class TableShard {
                                          metas == nullptr ? nullptr : metas + pos));
       }
     }
+    if (bounds_ != nullptr) evict_excess(nullptr);
     return Status::OK();
   }
 

@@ -31,8 +31,15 @@ def table_configs(kv_creator, shard_num, restrict_policy):
   if restrict_policy is not None and not config.bounded:
     changes["track_changes"] = True
   if config.max_capacity and shard_num > 1:
+    if config.max_capacity < shard_num:
+      # A shard needs room for one row; more shards than rows would hold
+      # more rows than max_capacity.
+      raise tf.errors.InvalidArgumentError(
+          None, None, f"max_capacity: {config.max_capacity} rows cannot be "
+          f"split over {shard_num} devices (each shard holds at least one "
+          "row); use fewer devices or a larger max_capacity")
     share, extra = divmod(config.max_capacity, shard_num)
-    return [config.replace(max_capacity=max(1, share + (idx < extra)),
+    return [config.replace(max_capacity=share + (idx < extra),
                            **changes) for idx in range(shard_num)]
   config = config.replace(**changes) if changes else config
   return [config] * shard_num

@@ -36,6 +36,7 @@ bookkeeping (recency, frequency, admission counts), which restarts.
 
 import os
 import re
+import weakref
 
 import tensorflow as tf
 
@@ -115,6 +116,9 @@ class FileSystemSaver:
     self.save_path = None if save_path is None else os.fspath(save_path)
     self.buffer_size = buffer_size
     self.max_to_keep = max_to_keep
+    # Save directory -> the variable saving there: two variables of one
+    # name would number, overwrite and prune each other's generations.
+    self._savers_of = weakref.WeakValueDictionary()
 
   def get_config(self):
     """The constructor arguments (a dict). `proc_size` / `proc_rank` stay
@@ -159,7 +163,13 @@ class FileSystemSaver:
 
   def serialize(self, var):
     """`var`'s checkpoint tensors: the generation is written only when a
-    checkpoint asks for the tensor (not when a restore lists the names)."""
+    checkpoint asks for the tensor (not when a restore lists the names).
+
+    Raises:
+      tf.errors.FailedPreconditionError: when writing, another live
+        variable of the same name saves through this saver (they would
+        share a directory).
+    """
     root = self._root(var)
     root_tensor = tf.constant(root)
     if not tf.executing_eagerly():
@@ -173,6 +183,17 @@ class FileSystemSaver:
 
   def _write(self, var, root):
     """Streams every shard into a new generation; returns its name."""
+    # Checked on eager saves (tf.train.Checkpoint, CheckpointManager); a
+    # traced save (a SavedModel's) may see a copy of the variable instead.
+    owner = self._savers_of.get(root) if tf.executing_eagerly() else None
+    if owner is not None and owner is not var:
+      raise tf.errors.FailedPreconditionError(
+          None, None, f"var: two variables named {var.name!r} save through "
+          f"one de.FileSystemSaver, into one directory ({root}), where they "
+          "would overwrite and prune each other's files; give them distinct "
+          "names or distinct savers")
+    if tf.executing_eagerly():
+      self._savers_of[root] = var
     gen = self._next_generation(root)
     name = tf.strings.join(["gen-", tf.strings.as_string(gen, width=8,
                                                          fill="0")])

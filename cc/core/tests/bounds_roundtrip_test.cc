@@ -174,6 +174,36 @@ TEST(RoundTrip, RestoredTableContinuesAsTheOriginal) {
   }
 }
 
+// A checkpoint of a bigger table restored into a bounded one: the restore
+// evicts down to capacity by the policy, ranking by the saved metadata
+// (LRU: the rows with the highest versions stay).
+TEST(RoundTrip, ImportOfMoreRowsThanCapacityEvictsByPolicy) {
+  TableBounds b;
+  b.policy = EvictPolicy::kLru;
+  b.max_capacity = 100;
+  auto t = MakeBounded<int64_t>(b, 1);
+  const size_t n = 900;
+  std::vector<int64_t> keys(n);
+  std::vector<float> values(n * kDim);
+  std::vector<RowMeta> metas(n);
+  for (size_t i = 0; i < n; ++i) {
+    keys[i] = static_cast<int64_t>(i);
+    for (int d = 0; d < kDim; ++d) values[i * kDim + d] = static_cast<float>(i);
+    metas[i] = RowMeta{static_cast<uint64_t>(i + 1), 0, 1, 0};
+  }
+  const auto args = Args(keys);
+  ASSERT_TRUE(t->import_replace(args.data(), n,
+                                reinterpret_cast<const char*>(values.data()),
+                                metas.data()).ok());
+  const auto content = Content(*t);
+  ASSERT_GT(content.size(), 0u);
+  EXPECT_LE(content.size(), 100u);
+  EXPECT_EQ(static_cast<size_t>(t->size()), content.size());
+  for (const auto& row : content) {
+    EXPECT_GE(row.first, static_cast<int64_t>(n - 100)) << "kept an old row";
+  }
+}
+
 }  // namespace
 }  // namespace bounds_testing
 }  // namespace core
