@@ -37,10 +37,18 @@ Tables and their creators:
                            admission, TTL, change tracking)
   KVCreator                base class of table creators (pluggable backends)
   CuckooHashTableCreator   the default creator
+
+TFRA helpers:
+  math                     sparse_fill_empty_rows, sparse_reshape,
+                           sparse_segment_sum
+  data_flow                dynamic_partition, dynamic_stitch
 """
 
+from tensorflow_recommenders_addons.dynamic_embedding import data_flow
 from tensorflow_recommenders_addons.dynamic_embedding import keras_registration
+from tensorflow_recommenders_addons.dynamic_embedding import math
 from tensorflow_recommenders_addons.dynamic_embedding import shadow_ops
+from tensorflow_recommenders_addons.dynamic_embedding import unavailable
 from tensorflow_recommenders_addons.dynamic_embedding.file_system_saver import FileSystemSaver
 from tensorflow_recommenders_addons.dynamic_embedding.lookup import embedding_lookup
 from tensorflow_recommenders_addons.dynamic_embedding.lookup import embedding_lookup_sparse
@@ -79,6 +87,7 @@ def __getattr__(name):
   if name == "keras":
     import importlib  # pylint: disable=import-outside-toplevel
     return importlib.import_module(f"{__name__}.keras")
+  unavailable.check("de", name)  # TFRA's GPU and Redis tables: say so
   raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -96,6 +105,7 @@ __all__ = [
     "TimestampRestrictPolicy",
     "TrainableWrapper",
     "Variable",
+    "data_flow",
     "default_partition_fn",
     "embedding_lookup",
     "embedding_lookup_sparse",
@@ -105,6 +115,7 @@ __all__ = [
     "get_model_mode",
     "get_variable",
     "keras",
+    "math",
     "safe_embedding_lookup_sparse",
     "segment_sum_rows",
     "shadow_ops",

@@ -17,6 +17,8 @@ import importlib
 
 import tensorflow as tf
 
+from tensorflow_recommenders_addons.dynamic_embedding import unavailable
+
 
 def _tf_keras_is_legacy():
   """Whether `tf.keras` is tf_keras (TF_USE_LEGACY_KERAS) or Keras 3."""
@@ -45,6 +47,7 @@ def __getattr__(name):
   # The other flavour is imported only when named.
   if name in ("keras3", "tf_keras"):
     return _flavour(name)
+  unavailable.check("de.keras.layers", name)  # TFRA's Horovod layer
   raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
