@@ -42,12 +42,14 @@ TFRA helpers:
   math                     sparse_fill_empty_rows, sparse_reshape,
                            sparse_segment_sum
   data_flow                dynamic_partition, dynamic_stitch
+  train                    Checkpoint (tf.train.Checkpoint, TFRA's name)
 """
 
 from tensorflow_recommenders_addons.dynamic_embedding import data_flow
 from tensorflow_recommenders_addons.dynamic_embedding import keras_registration
 from tensorflow_recommenders_addons.dynamic_embedding import math
 from tensorflow_recommenders_addons.dynamic_embedding import shadow_ops
+from tensorflow_recommenders_addons.dynamic_embedding import train
 from tensorflow_recommenders_addons.dynamic_embedding import unavailable
 from tensorflow_recommenders_addons.dynamic_embedding.file_system_saver import FileSystemSaver
 from tensorflow_recommenders_addons.dynamic_embedding.lookup import embedding_lookup

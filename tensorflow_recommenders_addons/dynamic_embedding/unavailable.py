@@ -29,7 +29,13 @@ MISSING = {
     "de.keras.callbacks": {
         "DEHvdModelCheckpoint": _HOROVOD,
         "DEHvdBroadcastGlobalVariablesCallback": _HOROVOD},
+    "de.train": {"DEHvdSaver": _HOROVOD},
 }
+MISSING["de"]["DistributedVariableWrapper"] = (
+    "tf.distribute.ParameterServerStrategy training of dynamic embeddings "
+    "is not part of this release; train between-graph (ps/worker "
+    "tf.distribute.Server + MonitoredTrainingSession) or with "
+    "tf.distribute.MirroredStrategy")
 
 
 class UnavailableError(AttributeError, NotImplementedError):
@@ -41,7 +47,7 @@ def check(module, name):
   `name`; returns otherwise.
 
   Args:
-    module: "de", "de.keras.layers" or "de.keras.callbacks".
+    module: "de", "de.keras.layers", "de.keras.callbacks" or "de.train".
     name: The attribute looked up.
 
   Raises:

@@ -59,10 +59,12 @@ def test_dynamic_partition_and_stitch_round_trip_like_tf():
     ("de.keras.layers", "HvdAllToAllEmbedding", "MirroredStrategy"),
     ("de.keras.callbacks", "DEHvdModelCheckpoint",
      "de.keras.callbacks.ModelCheckpoint"),
+    ("de.train", "DEHvdSaver", "MirroredStrategy"),
+    ("de", "DistributedVariableWrapper", "MonitoredTrainingSession"),
 ])
 def test_missing_tfra_names_say_what_to_use(module, name, alternative):
   obj = {"de": de, "de.keras.layers": de.keras.layers,
-         "de.keras.callbacks": de.keras.callbacks}[module]
+         "de.keras.callbacks": de.keras.callbacks, "de.train": de.train}[module]
   with pytest.raises(NotImplementedError, match=f"{module}.{name}: ") as e:
     getattr(obj, name)
   assert alternative in str(e.value)
@@ -73,3 +75,9 @@ def test_other_unknown_names_stay_plain_attribute_errors():
   with pytest.raises(AttributeError) as e:
     de.NoSuchThing  # pylint: disable=pointless-statement
   assert not isinstance(e.value, NotImplementedError)
+
+
+def test_tfra_aliases_name_the_same_objects():
+  assert de.train.Checkpoint is de.train.DECheckpoint is tf.train.Checkpoint
+  assert de.keras.models.de_save_model is de.keras.models.save_model
+  assert de.keras.models.de_hvd_save_model is de.keras.models.save_model

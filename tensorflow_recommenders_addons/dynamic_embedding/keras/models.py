@@ -79,3 +79,9 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True,
              include_optimizer=include_optimizer, signatures=signatures,
              options=_whitelisted(options), save_traces=save_traces,
              **kwargs)
+
+
+# TFRA's names of the same function (its de_hvd_save_model only calls
+# de_save_model).
+de_save_model = save_model
+de_hvd_save_model = save_model
