@@ -9,6 +9,7 @@ child loads it, checks its predictions against the ones computed here, that
 the optimizer is our wrapped class, and trains one more step.
 """
 
+import importlib
 import json
 import os
 import subprocess
@@ -17,7 +18,6 @@ import textwrap
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from tensorflow_recommenders_addons import dynamic_embedding as de
 
@@ -59,23 +59,13 @@ _CHILD = textwrap.dedent("""
 """)
 
 
-def _tf_keras_model():
-  import tf_keras  # pylint: disable=import-outside-toplevel
-  from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import tf_keras as layers  # pylint: disable=import-outside-toplevel
-  model = tf_keras.Sequential([
-      tf_keras.Input((2,), dtype=tf.int64),
-      layers.Embedding(4, name="emb"),
-      tf_keras.layers.Flatten(),
-      tf_keras.layers.Dense(1),
-  ])
-  model.compile(de.DynamicEmbeddingOptimizer(tf_keras.optimizers.Adam(0.05)),
-                "mse")
-  return model
-
-
-def _keras3_model():
-  import keras  # pylint: disable=import-outside-toplevel
-  from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import keras3 as layers  # pylint: disable=import-outside-toplevel
+def _model(flavour):
+  """Embedding -> Flatten -> Dense, compiled with a wrapped Adam."""
+  keras = importlib.import_module("tf_keras" if flavour == "tf_keras"
+                                  else "keras")
+  layers = importlib.import_module(
+      f"tensorflow_recommenders_addons.dynamic_embedding.keras.layers."
+      f"{flavour}")
   model = keras.Sequential([
       keras.Input((2,), dtype="int64"),
       layers.Embedding(4, name="emb"),
@@ -98,7 +88,7 @@ def _keras3_model():
 ])
 def test_fresh_process_loads_with_only_the_package_imported(
     tmp_path, flavour, fmt, order):
-  model = _tf_keras_model() if flavour == "tf_keras" else _keras3_model()
+  model = _model(flavour)
   model.fit(IDS, TARGETS, epochs=3, verbose=0)
   path = str(tmp_path / ("model" if fmt == "saved_model" else "model.keras"))
   if flavour == "tf_keras" and fmt == "saved_model":
