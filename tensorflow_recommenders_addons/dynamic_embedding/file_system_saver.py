@@ -36,6 +36,7 @@ bookkeeping (recency, frequency, admission counts), which restarts.
 
 import os
 import re
+import threading
 import weakref
 
 import tensorflow as tf
@@ -45,6 +46,9 @@ from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation 
 from tensorflow_recommenders_addons.utils.tf_internal import SaveSpec
 
 _GEN = re.compile(r"^gen-(\d{8})$")
+# One lock per generation root: eager saves into it run one at a time.
+_ROOT_LOCKS = {}
+_ROOT_LOCKS_GUARD = threading.Lock()
 
 
 def _procs():
@@ -182,7 +186,19 @@ class FileSystemSaver:
             "-fs_root": root_tensor}
 
   def _write(self, var, root):
-    """Streams every shard into a new generation; returns its name."""
+    """Streams every shard into a new generation; returns its name.
+
+    Eager saves into one directory (two threads, two savers) hold one
+    process-wide lock from numbering to the last file, so two saves in
+    flight never share a generation directory."""
+    if not tf.executing_eagerly():
+      return self._write_generation(var, root)
+    with _ROOT_LOCKS_GUARD:
+      lock = _ROOT_LOCKS.setdefault(os.path.normpath(root), threading.Lock())
+    with lock:
+      return self._write_generation(var, root)
+
+  def _write_generation(self, var, root):
     # Checked on eager saves (tf.train.Checkpoint, CheckpointManager); a
     # traced save (a SavedModel's) may see a copy of the variable instead.
     owner = self._savers_of.get(root) if tf.executing_eagerly() else None
