@@ -36,14 +36,17 @@ def _flavour(name):
   return importlib.import_module(f"{__name__}.{name}")
 
 
-_layers = _flavour("tf_keras" if _tf_keras_is_legacy() else "keras3")
-BasicEmbedding = _layers.BasicEmbedding
-Embedding = _layers.Embedding
-SquashedEmbedding = _layers.SquashedEmbedding
-FieldWiseEmbedding = _layers.FieldWiseEmbedding
+_LAYERS = ("BasicEmbedding", "Embedding", "SquashedEmbedding",
+           "FieldWiseEmbedding")
 
 
 def __getattr__(name):
+  # The flavour is chosen at the first use of a layer name, not at import:
+  # importing the package (which registers our classes with Keras) must not
+  # fix what `tf.keras` is before a program sets TF_USE_LEGACY_KERAS.
+  if name in _LAYERS:
+    return getattr(
+        _flavour("tf_keras" if _tf_keras_is_legacy() else "keras3"), name)
   # The other flavour is imported only when named.
   if name in ("keras3", "tf_keras"):
     return _flavour(name)
