@@ -14,6 +14,10 @@ _GPU = ("GPU (HierarchicalKV) tables are not part of this release; use "
 _REDIS = ("Redis tables are not part of this release; use "
           "de.CuckooHashTableCreator, with de.FileSystemSaver to keep big "
           "tables out of the checkpoint bundle")
+_PS = ("tf.distribute.ParameterServerStrategy training of dynamic embeddings "
+       "is not part of this release; train between-graph (ps/worker "
+       "tf.distribute.Server + MonitoredTrainingSession) or with "
+       "tf.distribute.MirroredStrategy")
 _HOROVOD = ("Horovod is not supported (it does not build against current "
             "TensorFlow); train on several devices with "
             "tf.distribute.MirroredStrategy and the de.keras.layers, and "
@@ -24,18 +28,14 @@ MISSING = {
     "de": {name: _GPU for name in (
         "HkvHashTable", "HkvHashTableConfig", "HkvHashTableCreator",
         "HkvEvictStrategy")} | {name: _REDIS for name in (
-            "RedisTable", "RedisTableConfig", "RedisTableCreator")},
+            "RedisTable", "RedisTableConfig", "RedisTableCreator")} | {
+                "DistributedVariableWrapper": _PS},
     "de.keras.layers": {"HvdAllToAllEmbedding": _HOROVOD},
     "de.keras.callbacks": {
         "DEHvdModelCheckpoint": _HOROVOD,
         "DEHvdBroadcastGlobalVariablesCallback": _HOROVOD},
     "de.train": {"DEHvdSaver": _HOROVOD},
 }
-MISSING["de"]["DistributedVariableWrapper"] = (
-    "tf.distribute.ParameterServerStrategy training of dynamic embeddings "
-    "is not part of this release; train between-graph (ps/worker "
-    "tf.distribute.Server + MonitoredTrainingSession) or with "
-    "tf.distribute.MirroredStrategy")
 
 
 class UnavailableError(AttributeError, NotImplementedError):
