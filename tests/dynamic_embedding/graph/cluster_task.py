@@ -65,8 +65,14 @@ def main():
     var, loss, train, step = model_fn(ids, labels)
     size = var.size()
   losses = []
+  # A worker's sessions see only the ps tasks and itself (Estimator sets the
+  # same filters): the non-chief opens a new session at every readiness
+  # poll, and without filters that session waits for every task of the
+  # cluster, the chief included, which may already have finished and gone.
+  config = tf.compat.v1.ConfigProto(
+      device_filters=["/job:ps", f"/job:worker/task:{index}"])
   with tf.compat.v1.train.MonitoredTrainingSession(
-      master=server.target, is_chief=index == 0,
+      master=server.target, is_chief=index == 0, config=config,
       checkpoint_dir=sys.argv[4] if index == 0 else None,
       save_checkpoint_steps=5) as sess:
     for batch, target in batches(index, int(sys.argv[5])):
