@@ -4,13 +4,14 @@ Reading is two passes over the files, both through ops that need no table
 (cc/kernels/kv_file_kernels.cc): first every file is verified whole
 (header against the variable's key dtype, value dtype and dim, record
 structure, count, CRC), so a corrupt or foreign file is reported before any
-row is applied; then each file is read chunk by chunk, and every chunk is
-written through the variable's own partitioner. Files saved with any shard
-count or process count therefore load into any variable, and memory beyond
-the variable is one chunk (`chunk_rows`), not a copy of the table.
+row is applied; then each file is read chunk by chunk (`chunk_rows`), and
+the rows are written through the variable's own partitioner. Files saved
+with any shard count or process count therefore load into any variable.
 
-The loops are `tf.while_loop`s, so the same code runs eagerly, inside a
-`tf.function`, and in the restore functions of a SavedModel.
+A load is all or nothing (`load`): eagerly, chunks stream into the table
+and a read that fails part-way puts back a snapshot taken before the load;
+in a graph or `tf.function` (restore functions of a SavedModel, TF1 Savers)
+the chunks are staged in TensorArrays and written only once all were read.
 """
 
 import os
@@ -116,29 +117,39 @@ def verify(var, paths, buffer_size, all_ranks=True):
   return tf.cond(all_ranks, lambda: run(True), lambda: run(False))
 
 
-def read_into(var, paths, buffer_size, proc_size=1, proc_rank=0,
+def read_rows(var, paths, buffer_size, proc_size=1, proc_rank=0,
               filter_keys=True):
-  """Streams the rows of verified files `paths` into `var` (upserts).
+  """Reads every row of verified files `paths`, without touching `var`.
+
+  Files are read chunk by chunk (a read op per chunk, see `chunk_rows`) and
+  the chunks staged in TensorArrays, so a read that fails part-way (a file
+  that vanished or broke after `verify`) raises before any row reaches the
+  table: the caller writes only once the whole input is in memory. Peak
+  memory is the table plus the rows read.
 
   Args:
-    var: The `de.Variable` written.
+    var: The `de.Variable` the rows are for (dtypes and dim).
     paths: 1-D string tensor (or list) of file paths.
     buffer_size: Byte budget of one chunk (at least MIN_CHUNK_BYTES).
     proc_size: Number of processes sharing the variable's keys.
     proc_rank: This process's rank; with `proc_size` > 1 (and
       `filter_keys`) only keys with
-      `de.default_partition_fn(key, proc_size) == proc_rank` are written.
+      `de.default_partition_fn(key, proc_size) == proc_rank` are kept.
     filter_keys: Python or tensor bool: whether that filter applies.
 
   Returns:
-    The number of rows written (int64 scalar tensor).
+    `(keys, values)`: 1-D keys and their [n, dim] rows, in file order.
   """
   paths = tf.convert_to_tensor(paths, tf.string)
   attrs = _attrs(var, buffer_size)
   attrs["max_rows"] = chunk_rows(var, buffer_size)
 
-  def read_file(path):
-    def body(offset, _end, written):
+  def staged(dtype, shape):
+    return tf.TensorArray(dtype, size=0, dynamic_size=True,
+                          infer_shape=False, element_shape=shape)
+
+  def read_file(path, chunk, key_ta, value_ta):
+    def body(offset, _end, chunk, key_ta, value_ta):
       keys, values, nxt, end = _LIB.ops.tfra_kv_file_read_rows(
           path, offset, **attrs)
       if proc_size > 1:
@@ -147,38 +158,114 @@ def read_into(var, paths, buffer_size, proc_size=1, proc_rank=0,
             tf.equal(default_partition_fn(keys, proc_size), proc_rank))
         keys = tf.boolean_mask(keys, mine)
         values = tf.boolean_mask(values, mine)
-      ops = [op for op in [var.upsert(keys, values)] if op is not None]
-      with tf.control_dependencies(ops):
-        return (tf.identity(nxt), end,
-                written + tf.size(keys, out_type=tf.int64))
+      return (nxt, end, chunk + 1, key_ta.write(chunk, keys),
+              value_ta.write(chunk, values))
 
     # Offset 0 asks for the first record; the first read returns the end.
-    _, _, written = tf.while_loop(
-        lambda offset, end, _: offset < end, body,
-        [tf.constant(0, tf.int64), tf.constant(1, tf.int64),
-         tf.constant(0, tf.int64)])
-    return written
+    _, _, chunk, key_ta, value_ta = tf.while_loop(
+        lambda offset, end, *_: offset < end, body,
+        [tf.constant(0, tf.int64), tf.constant(1, tf.int64), chunk, key_ta,
+         value_ta])
+    return chunk, key_ta, value_ta
 
-  def file_loop(i, total):
-    return i + 1, total + read_file(paths[i])
+  def file_loop(i, chunk, key_ta, value_ta):
+    return (i + 1,) + read_file(paths[i], chunk, key_ta, value_ta)
 
-  _, total = tf.while_loop(lambda i, _: i < tf.size(paths), file_loop,
-                           [tf.constant(0), tf.constant(0, tf.int64)])
+  _, _, key_ta, value_ta = tf.while_loop(
+      lambda i, *_: i < tf.size(paths), file_loop,
+      [tf.constant(0), tf.constant(0),
+       staged(var.key_dtype, tf.TensorShape([None])),
+       staged(var.value_dtype, tf.TensorShape([None, var.dim]))])
+  return key_ta.concat(), value_ta.concat()
+
+
+def read_into(var, paths, buffer_size, proc_size=1, proc_rank=0,
+              filter_keys=True):
+  """Streams the rows of verified files `paths` into `var` (upserts), one
+  chunk at a time (memory beyond the table: one chunk). Eager only: a read
+  that fails part-way leaves the rows before it written, which `load` then
+  rolls back.
+
+  Args and key filter: as `read_rows`.
+
+  Returns:
+    The number of rows written (int64 scalar tensor).
+  """
+  paths = tf.convert_to_tensor(paths, tf.string)
+  attrs = _attrs(var, buffer_size)
+  attrs["max_rows"] = chunk_rows(var, buffer_size)
+  total = tf.constant(0, tf.int64)
+  for path in paths.numpy():
+    offset, end = tf.constant(0, tf.int64), tf.constant(1, tf.int64)
+    while offset < end:
+      keys, values, offset, end = _LIB.ops.tfra_kv_file_read_rows(
+          path, offset, **attrs)
+      if proc_size > 1:
+        mine = tf.logical_or(
+            tf.logical_not(filter_keys),
+            tf.equal(default_partition_fn(keys, proc_size), proc_rank))
+        keys = tf.boolean_mask(keys, mine)
+        values = tf.boolean_mask(values, mine)
+      var.upsert(keys, values)
+      total += tf.size(keys, out_type=tf.int64)
   return total
+
+
+def _snapshot(var):
+  """`var`'s rows with their bookkeeping (bounded variables), in the form
+  `_restore_rows` takes; None for an empty variable (rolled back by a
+  clear)."""
+  if int(var.size()) == 0:
+    return None
+  if var.bounded:
+    return var._meta_tensors()  # pylint: disable=protected-access
+  keys, values = var.export()
+  return {"-keys": keys, "-values": values}
+
+
+def _roll_back(var, snapshot):
+  var.clear()
+  if snapshot is not None:
+    var._restore_rows(snapshot)  # pylint: disable=protected-access
 
 
 def load(var, paths, buffer_size, proc_size=1, proc_rank=0, replace=False,
          filter_keys=True, all_ranks=True):
-  """Verifies all `paths` (see `verify`), then (optionally clearing `var`)
-  streams them in.
+  """Loads files `paths` into `var`, all or nothing.
+
+  Every file is verified whole first (see `verify`): a missing, corrupt or
+  foreign file raises before the table is touched. A read that still fails
+  after that (a file that vanished or changed since, an I/O error) leaves
+  `var` as it was too:
+  - eagerly, rows stream into the table chunk by chunk (with `replace`,
+    after a clear) and a failure puts back a snapshot taken before the
+    load (the rows and, bounded, their bookkeeping; nothing for an empty
+    table), so memory beyond the table is one chunk plus that snapshot;
+  - in a graph or `tf.function`, where an error cannot be caught, all rows
+    are read first (`read_rows`) and written in one upsert, so memory
+    beyond the table is the rows read.
 
   Returns:
     The number of rows written (int64 scalar tensor).
   """
   counts = verify(var, paths, buffer_size, all_ranks)
+  if tf.executing_eagerly():
+    snapshot = _snapshot(var)
+    try:
+      if replace:
+        var.clear()
+      return read_into(var, paths, buffer_size, proc_size, proc_rank,
+                       filter_keys)
+    except (tf.errors.OpError, ValueError):
+      _roll_back(var, snapshot)
+      raise
   with tf.control_dependencies([counts]):
+    keys, values = read_rows(var, paths, buffer_size, proc_size, proc_rank,
+                             filter_keys)
+  with tf.control_dependencies([keys, values]):
     cleared = var.clear() if replace else None
-    deps = [counts] + ([cleared] if cleared is not None else [])
-  with tf.control_dependencies(deps):
-    return read_into(var, paths, buffer_size, proc_size, proc_rank,
-                     filter_keys)
+  with tf.control_dependencies([keys, values] + (
+      [cleared] if cleared is not None else [])):
+    ops = [op for op in [var.upsert(keys, values)] if op is not None]
+  with tf.control_dependencies(ops):
+    return tf.size(keys, out_type=tf.int64)

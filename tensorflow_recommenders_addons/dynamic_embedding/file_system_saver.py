@@ -21,8 +21,9 @@ the `max_to_keep` of the `tf.train.CheckpointManager` in use.
 
 On restore the variable is cleared and the generation's files are verified
 whole and then streamed in chunks through the variable's partitioner
-(file_streams.py): any shard count and any process count load, and memory
-beyond the variable is one chunk. The generation directory is looked up
+(file_streams.py): any shard count and any process count load, and a
+restore that fails part-way (a file vanished or torn after verification)
+leaves the variable as it was before the restore. The generation directory is looked up
 under the saver's current `save_path` first and then under the `save_path`
 recorded at save time, so a moved checkpoint tree loads once `save_path`
 points at its new place. A rank whose own files (same `proc_size`) exist

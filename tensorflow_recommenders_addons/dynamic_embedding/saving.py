@@ -25,8 +25,11 @@ variable name escaped (`file_streams.escape_name`: '/' is '%2F', so
 `proc_size` > 1. Loading finds a variable's files by that prefix, so files
 written with any shard count load into any variable: every file is first verified whole, and only when all passed are their rows
 streamed, chunk by chunk, through the variable's partitioner
-(file_streams.py): a corrupt file leaves the variable unchanged, and memory
-beyond the variable is one chunk.
+(file_streams.py). A load is all or nothing: a corrupt file leaves the
+variable unchanged, and so does a read that fails later (a file vanished or
+torn after it was verified): eagerly the rows are put back from a snapshot
+taken before the load, in a graph nothing is written until every row has
+been read.
 """
 
 import copy
