@@ -137,6 +137,24 @@ class ReadRowsOp : public OpKernel {
   int64_t max_rows_ = 0;
 };
 
+class RaiseStatusOp : public OpKernel {
+ public:
+  explicit RaiseStatusOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
+
+  void Compute(OpKernelContext* ctx) override {
+    const int32_t code = ctx->input(0).scalar<int32_t>()();
+    if (code == 0) return;
+    OP_REQUIRES(ctx, code > 0 && code <= 16,
+                errors::InvalidArgument("code: ", code,
+                                        " is not a status code (1..16)"));
+    ctx->SetStatus(absl::Status(static_cast<absl::StatusCode>(code),
+                                ctx->input(1).scalar<tstring>()()));
+  }
+};
+
+REGISTER_KERNEL_BUILDER(Name("TFRA>RaiseStatus").Device(DEVICE_CPU),
+                        RaiseStatusOp);
+
 #define TFRA_REGISTER_FILE_READERS(K, V)                                   \
   TFRA_REGISTER_KV_KERNEL("TFRA>KvFileVerify", "key_dtype", "value_dtype", \
                           K, V, VerifyOp<K>)                               \

@@ -57,6 +57,19 @@ REGISTER_OP("TFRA>KvFileReadRows")
       return absl::OkStatus();
     });
 
+// Fails with status `code` (an absl::StatusCode; 0 is OK: nothing happens)
+// and `message`. Lets a graph raise a check's error with its own code
+// (AbortedError, say) where a py_function would turn it into Unknown.
+REGISTER_OP("TFRA>RaiseStatus")
+    .Input("code: int32")
+    .Input("message: string")
+    .SetIsStateful()
+    .SetShapeFn([](InferenceContext* c) {
+      shape_inference::ShapeHandle scalar;
+      TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 0, &scalar));
+      return c->WithRank(c->input(1), 0, &scalar);
+    });
+
 }  // namespace
 }  // namespace tfra_ops
 }  // namespace tensorflow

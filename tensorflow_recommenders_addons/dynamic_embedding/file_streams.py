@@ -14,9 +14,12 @@ in a graph or `tf.function` (restore functions of a SavedModel, TF1 Savers)
 the chunks are staged in TensorArrays and written only once all were read.
 """
 
+import json
 import os
 
 import tensorflow as tf
+
+from tensorflow_recommenders_addons.dynamic_embedding import save_marks
 
 from tensorflow_recommenders_addons.dynamic_embedding.partition import default_partition_fn
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
@@ -229,8 +232,38 @@ def _roll_back(var, snapshot):
     var._restore_rows(snapshot)  # pylint: disable=protected-access
 
 
+def _in_graph(fn, inputs=()):
+  """Runs `fn(*inputs)` (eager tensors in, a str or None out) when the
+  graph runs; an OpError it raises fails the graph with the same code
+  (through TFRA>RaiseStatus: a py_function alone would make it Unknown).
+  Returns fn's result as a string tensor."""
+  def run(*args):
+    try:
+      return [fn(*args) or "", 0, ""]
+    except tf.errors.OpError as error:
+      return ["", error.error_code, error.message]
+
+  result, code, message = tf.py_function(run, list(inputs),
+                                         [tf.string, tf.int32, tf.string])
+  raised = _LIB.ops.tfra_raise_status(code, message)
+  with tf.control_dependencies([raised]):
+    return tf.identity(result)
+
+
+def _blame_resave(marks, before, error):
+  """A load that failed while the files were being saved again (a shard
+  vanished, a set turned mixed) fails with the save's AbortedError, the
+  cause, rather than with the error it happened to hit."""
+  if isinstance(error, tf.errors.AbortedError):
+    return
+  try:
+    save_marks.check_unchanged(marks, before)
+  except tf.errors.AbortedError as resaved:
+    raise resaved from error
+
+
 def load(var, paths, buffer_size, proc_size=1, proc_rank=0, replace=False,
-         filter_keys=True, all_ranks=True):
+         filter_keys=True, all_ranks=True, marks=(), marks_before=None):
   """Loads files `paths` into `var`, all or nothing.
 
   Every file is verified whole first (see `verify`): a missing, corrupt or
@@ -245,26 +278,59 @@ def load(var, paths, buffer_size, proc_size=1, proc_rank=0, replace=False,
     are read first (`read_rows`) and written in one upsert, so memory
     beyond the table is the rows read.
 
+  Args:
+    var, paths, buffer_size, proc_size, proc_rank, filter_keys: as
+      `read_rows`; `all_ranks` as `verify`.
+    replace: Clear `var` before writing the rows.
+    marks: Paths of the save marks that guard `paths` (save_marks.py):
+      read before the first file and checked after the last row was read;
+      a save in flight or one that ran meanwhile fails the load
+      (AbortedError) with `var` as it was.
+    marks_before: What `save_marks.read(marks)` returned, when the caller
+      read the marks itself before listing `paths` (eager only).
+
   Returns:
     The number of rows written (int64 scalar tensor).
   """
-  counts = verify(var, paths, buffer_size, all_ranks)
+  marks = list(marks)
   if tf.executing_eagerly():
+    before = marks_before if marks_before is not None else (
+        save_marks.read(marks))
+    try:
+      verify(var, paths, buffer_size, all_ranks)
+    except tf.errors.OpError as error:
+      _blame_resave(marks, before, error)
+      raise
     snapshot = _snapshot(var)
     try:
       if replace:
         var.clear()
-      return read_into(var, paths, buffer_size, proc_size, proc_rank,
-                       filter_keys)
-    except (tf.errors.OpError, ValueError):
+      written = read_into(var, paths, buffer_size, proc_size, proc_rank,
+                          filter_keys)
+      save_marks.check_unchanged(marks, before)
+      return written
+    except (tf.errors.OpError, ValueError) as error:
       _roll_back(var, snapshot)
+      _blame_resave(marks, before, error)
       raise
+  deps = []
+  if marks:
+    before = _in_graph(lambda: json.dumps(save_marks.read(marks)))
+    deps = [before]
+  with tf.control_dependencies(deps):
+    counts = verify(var, paths, buffer_size, all_ranks)
   with tf.control_dependencies([counts]):
     keys, values = read_rows(var, paths, buffer_size, proc_size, proc_rank,
                              filter_keys)
-  with tf.control_dependencies([keys, values]):
+  checked = [keys, values]
+  if marks:
+    with tf.control_dependencies(checked):
+      checked.append(_in_graph(
+          lambda b: save_marks.check_unchanged(
+              marks, tuple(json.loads(b.numpy().decode()))), [before]))
+  with tf.control_dependencies(checked):
     cleared = var.clear() if replace else None
-  with tf.control_dependencies([keys, values] + (
+  with tf.control_dependencies(checked + (
       [cleared] if cleared is not None else [])):
     ops = [op for op in [var.upsert(keys, values)] if op is not None]
   with tf.control_dependencies(ops):

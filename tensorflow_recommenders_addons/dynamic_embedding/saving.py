@@ -22,7 +22,9 @@ Files (`save` / `load`, behind `save_to_file_system` /
 variable name escaped (`file_streams.escape_name`: '/' is '%2F', so
 'user/emb' and 'user_emb' never share files; or, with `short_file_name=True`, an
 8-hex-digit CRC32 of the name) and the rank suffix appears only when
-`proc_size` > 1. Loading finds a variable's files by that prefix, so files
+`proc_size` > 1, next to a save mark `<prefix>_mht[_rank<r>of<p>].tfraseq`
+that brackets the save (save_marks.py: a load overlapping a save fails with
+AbortedError and changes nothing). Loading finds a variable's files by that prefix, so files
 written with any shard count load into any variable: every file is first verified whole, and only when all passed are their rows
 streamed, chunk by chunk, through the variable's partitioner
 (file_streams.py). A load is all or nothing: a corrupt file leaves the
@@ -40,6 +42,7 @@ import zlib
 import tensorflow as tf
 
 from tensorflow_recommenders_addons.dynamic_embedding import file_streams
+from tensorflow_recommenders_addons.dynamic_embedding import save_marks
 from tensorflow_recommenders_addons.dynamic_embedding.file_system_saver import FileSystemSaver
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 from tensorflow_recommenders_addons.dynamic_embedding.tables.cuckoo_hashtable import DEFAULT_BUFFER_SIZE
@@ -82,23 +85,46 @@ def save(var, dirpath, proc_size, proc_rank, buffer_size,
   """Writes each shard with the table's atomic streaming save."""
   proc_size, proc_rank = _check_procs(proc_size, proc_rank)
   names = _check_file_names(var, file_name_list)
-  ops = var._on_each_shard(  # pylint: disable=protected-access
-      lambda idx, table: table.save_to_file_system(
-      dirpath, file_name=names[idx] if names else shard_file_name(
-          var, idx, proc_size, proc_rank),
-      dirpath_env=None, buffer_size=buffer_size))
-  ops = [op for op in ops if op is not None]
-  # Then the files of an earlier save with another shard count go: left
-  # there, they would be a second set that loads refuse as mixed saves.
-  drop = lambda d: _drop_stale(var, d, proc_size, proc_rank)  # pylint: disable=unnecessary-lambda-assignment
+  # The files are bracketed by the save mark (save_marks.py): `saving`
+  # before the first shard is touched, `saved` after the last one and
+  # after the files of an earlier save with another shard count are gone
+  # (left there, they would be a second set that loads refuse as mixed).
+  def mark(d, state):
+    save_marks.write(_mark_path(var, d, proc_size, proc_rank), state)
+
+  def finish(d):
+    _drop_stale(var, d, proc_size, proc_rank)
+    mark(d, save_marks.SAVED)
+
+  def write_shards():
+    ops = var._on_each_shard(  # pylint: disable=protected-access
+        lambda idx, table: table.save_to_file_system(
+            dirpath, file_name=names[idx] if names else shard_file_name(
+                var, idx, proc_size, proc_rank),
+            dirpath_env=None, buffer_size=buffer_size))
+    return [op for op in ops if op is not None]
+
   if tf.executing_eagerly():
-    drop(os.fspath(dirpath))
+    mark(os.fspath(dirpath), save_marks.SAVING)
+    write_shards()
+    finish(os.fspath(dirpath))
     return None
+  dir_tensor = tf.convert_to_tensor(dirpath, tf.string)
+  begun = tf.py_function(
+      lambda d: mark(d.numpy().decode(), save_marks.SAVING) or 0,
+      [dir_tensor], tf.int32)
+  with tf.control_dependencies([begun]):
+    ops = write_shards()
   with tf.control_dependencies(ops):
-    dropped = tf.py_function(lambda d: drop(d.numpy().decode()) or 0,
-                             [tf.convert_to_tensor(dirpath, tf.string)],
-                             tf.int32)
-  return tf.group(*ops, dropped)
+    done = tf.py_function(lambda d: finish(d.numpy().decode()) or 0,
+                          [dir_tensor], tf.int32)
+  return tf.group(*ops, done)
+
+
+def _mark_path(var, dirpath, proc_size, proc_rank):
+  """The save mark of this variable's (and rank's) files in `dirpath`."""
+  return os.path.join(dirpath, _prefix(var) + "_mht" + file_streams.rank_suffix(
+      proc_size, proc_rank) + save_marks.SUFFIX)
 
 
 def _files_of(var, dirpath, proc_size, proc_rank, shards=r"\d+"):
@@ -128,6 +154,11 @@ def load(var, dirpath, proc_size, proc_rank, buffer_size,
   proc_size, proc_rank = _check_procs(proc_size, proc_rank)
   names = _check_file_names(var, file_name_list)
   dirpath = os.fspath(dirpath)
+  # The marks are read before the files are listed (see save_marks.py).
+  marks = [_mark_path(var, dirpath, proc_size, proc_rank)]
+  if names or load_entire_dir:
+    marks = save_marks.paths_in(dirpath)
+  before = save_marks.read(marks) if tf.executing_eagerly() else None
   if names:
     stems = names
   elif load_entire_dir:
@@ -144,7 +175,8 @@ def load(var, dirpath, proc_size, proc_rank, buffer_size,
   paths = [os.path.join(dirpath, stem + file_streams.SUFFIX)
            for stem in stems]
   # Only this rank's files are listed: each must be a complete set.
-  written = file_streams.load(var, paths, buffer_size, all_ranks=False)
+  written = file_streams.load(var, paths, buffer_size, all_ranks=False,
+                              marks=marks, marks_before=before)
   return None if tf.executing_eagerly() else written.op
 
 

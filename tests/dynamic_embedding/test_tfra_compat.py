@@ -52,7 +52,8 @@ def test_variable_embedding_lookup_equals_function():
 def test_file_name_list_names_the_shard_files(tmp_path):
   var = _filled(devices=["/cpu:0", "/cpu:0"])
   var.save_to_file_system(str(tmp_path), file_name_list=["even", "odd"])
-  assert sorted(os.listdir(tmp_path)) == ["even.tfrakv", "odd.tfrakv"]
+  assert sorted(os.listdir(tmp_path)) == ["compat_mht.tfraseq", "even.tfrakv",
+                                          "odd.tfrakv"]
   fresh = de.Variable(dim=2, name="other")
   fresh.load_from_file_system(str(tmp_path), file_name_list=["even"])
   assert _rows(fresh) == {k: r for k, r in _rows(var).items() if k % 2 == 0}
@@ -68,7 +69,8 @@ def test_dirpath_env_overrides_dirpath(tmp_path, monkeypatch):
   monkeypatch.setenv("TFRA_SAVED_KV", str(target))
   var = _filled()
   var.save_to_file_system(str(tmp_path / "ignored"))
-  assert os.listdir(target) == ["compat_mht_1of1.tfrakv"]
+  assert sorted(os.listdir(target)) == ["compat_mht.tfraseq",
+                                        "compat_mht_1of1.tfrakv"]
   assert not (tmp_path / "ignored").exists()
   fresh = de.Variable(dim=2, name="compat")
   fresh.load_from_file_system("/nonexistent")
@@ -78,7 +80,8 @@ def test_dirpath_env_overrides_dirpath(tmp_path, monkeypatch):
 def test_dirpath_env_none_uses_dirpath(tmp_path, monkeypatch):
   monkeypatch.setenv("TFRA_SAVED_KV", str(tmp_path / "from_env"))
   _filled().save_to_file_system(str(tmp_path / "d"), dirpath_env=None)
-  assert os.listdir(tmp_path / "d") == ["compat_mht_1of1.tfrakv"]
+  assert sorted(os.listdir(tmp_path / "d")) == ["compat_mht.tfraseq",
+                                                "compat_mht_1of1.tfrakv"]
 
 
 def test_table_dirpath_env_overrides_dirpath(tmp_path, monkeypatch):

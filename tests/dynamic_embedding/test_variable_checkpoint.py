@@ -105,8 +105,10 @@ def test_file_system_round_trip_any_shard_count(samples, key_dtype, tmp_path,
                                                 saved_shards, loaded_shards):
   source, ref = filled(samples, key_dtype, saved_shards)
   source.save_to_file_system(str(tmp_path))
-  assert sorted(os.listdir(tmp_path)) == [
-      f"emb_mht_{i + 1}of{saved_shards}.tfrakv" for i in range(saved_shards)]
+  # The shard files and the save mark (save_marks.py).
+  assert sorted(os.listdir(tmp_path)) == sorted([
+      f"emb_mht_{i + 1}of{saved_shards}.tfrakv" for i in range(saved_shards)
+  ] + ["emb_mht.tfraseq"])
   target = de.Variable(key_dtype, dim=DIM, devices=DEVICES[:loaded_shards],
                        name="emb")
   target.load_from_file_system(str(tmp_path))
@@ -129,8 +131,9 @@ def test_short_file_names_and_process_ranks(samples, tmp_path):
   var.short_file_name = True
   var.save_to_file_system(str(tmp_path), proc_size=2, proc_rank=1)
   names = sorted(os.listdir(tmp_path))
-  assert len(names) == 2 and all(len(n) < 64 for n in names)
-  assert all(n.endswith("_rank1of2.tfrakv") for n in names)
+  assert len(names) == 3 and all(len(n) < 64 for n in names)
+  assert sum(n.endswith("_rank1of2.tfrakv") for n in names) == 2
+  assert sum(n.endswith("_rank1of2.tfraseq") for n in names) == 1
   target = de.Variable(dim=DIM, name=long_name, short_file_name=True)
   with pytest.raises(tf.errors.NotFoundError):
     target.load_from_file_system(str(tmp_path), proc_size=2, proc_rank=0)

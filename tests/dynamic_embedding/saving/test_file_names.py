@@ -29,7 +29,9 @@ def test_file_system_saves_of_similar_names_stay_apart(tmp_path):
   sources = [_filled(name, i) for i, name in enumerate(NAMES)]
   for var in sources:
     var.save_to_file_system(str(tmp_path))
-  assert len(list(tmp_path.iterdir())) == len(NAMES)
+  # One table file and one save mark per variable.
+  assert len(list(tmp_path.glob("*.tfrakv"))) == len(NAMES)
+  assert len(list(tmp_path.glob("*.tfraseq"))) == len(NAMES)
   for var in sources:
     target = de.Variable(tf.int64, dim=1, name=var.name)
     target.load_from_file_system(str(tmp_path))
