@@ -9,6 +9,10 @@ cc/core/row_meta.h); this mixin gives the variable what spans its shards:
   remove them from the variable's optimizer slot tables, so a slot row
   never outlives (or precedes) its row. Optimizers write slots first and
   rows last, so that removal comes after the slots' own write;
+* after an eager restore, slot rows whose key the variable no longer holds
+  (a restore into a smaller capacity evicts; slots restore on their own,
+  before or after the variable) are removed before the next lookup or
+  write (`_prune_restored_slots`), so slot tables keep the bound too;
 * `export_keys_and_scores`, `export_delta` and `clock` over all shards, and
   the checkpoint columns of the bookkeeping.
 """
@@ -75,6 +79,7 @@ class BoundedVariable:
     removed from the slot tables. Returns the write op(s) or None."""
     if not self.bounded:
       return self._write(method, keys, *columns, **kwargs)
+    self._prune_restored_slots()
     dropped = self._write(method, keys, *columns, return_dropped=True,
                           **kwargs)
     if isinstance(dropped, (list, tuple)):
@@ -83,6 +88,36 @@ class BoundedVariable:
     if tf.executing_eagerly():
       return None
     return tf.group([dropped] + ops)
+
+  def _note_restored(self):
+    """Called by an eager restore of this variable's rows: a bounded
+    primary's slots (or, for a slot, the slot itself) are pruned to the
+    primary's keys before its next lookup or write. Deferred, because a
+    checkpoint restores slots and variable in either order: by then the
+    whole restore is done, so the prune is exact."""
+    if not tf.executing_eagerly():
+      return
+    primary = self._store.primary() if self._store.primary else None
+    if primary is not None:
+      if primary.bounded:
+        primary._store.prune_pending[id(self)] = self  # pylint: disable=protected-access
+    elif self.bounded:
+      for _, slot in self._store.slots.values():
+        self._store.prune_pending[id(slot)] = slot
+
+  def _prune_restored_slots(self):
+    """Removes from each restored slot table the keys this variable does
+    not hold (see `_note_restored`); runs eagerly, also while a step is
+    being traced (`tf.init_scope`)."""
+    pending = self._store.prune_pending
+    if not pending:
+      return
+    self._store.prune_pending = {}
+    with tf.init_scope():
+      for slot in pending.values():
+        keys = slot.export()[0]
+        _, exists = self.lookup(keys, return_exists=True)
+        slot.remove(tf.boolean_mask(keys, tf.logical_not(exists)))
 
   def _drop_from_slots(self, keys):
     """Removes `keys` from every optimizer slot table of this variable."""

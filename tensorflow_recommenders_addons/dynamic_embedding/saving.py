@@ -369,6 +369,7 @@ class VariableSaving:
       raise v.invalid(f"checkpoint: variable {self.name!r} has dim "
                       f"{self.dim} but the checkpoint holds rows of "
                       f"{values.shape[-1]}")
+    self._note_restored()
     if self.bounded and "-versions" in tensors:
       return self._restore_meta(tensors)
     return self._write("import_", keys, values)
@@ -384,9 +385,16 @@ class VariableSaving:
     if "-fs_generation" in restored_tensors:
       # Only a variable with a saver asks for these names (TF restores the
       # names the object's _serialize_to_tensors gives).
-      written = self.file_system_saver.restore(
-          self, restored_tensors["-fs_generation"],
-          restored_tensors["-fs_root"])
+      # Slots restored before this variable wait until its rows are all
+      # back (the restore's own writes must not prune them).
+      pending, self._store.prune_pending = self._store.prune_pending, {}
+      try:
+        written = self.file_system_saver.restore(
+            self, restored_tensors["-fs_generation"],
+            restored_tensors["-fs_root"])
+      finally:
+        self._store.prune_pending.update(pending)
+      self._note_restored()
       return written.op if hasattr(written, "op") else tf.no_op()
     return self._restore_rows(restored_tensors)
 

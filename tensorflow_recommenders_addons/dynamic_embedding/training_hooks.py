@@ -6,6 +6,8 @@ rebuilt by the next lookup; slots are `de.Variable`s saved by whoever tracks
 them (the optimizer).
 """
 
+import weakref
+
 import tensorflow as tf
 
 
@@ -16,6 +18,10 @@ class Untracked:
   def __init__(self):
     self.trainables = {}
     self.slots = {}
+    # A slot variable's primary (weakref), and a bounded primary's slots
+    # restored since its last lookup ({id: slot}; bounds.py prunes them).
+    self.primary = None
+    self.prune_pending = {}
 
 
 class TrainingHooks:
@@ -50,6 +56,7 @@ class TrainingHooks:
   def _register_slot(self, optimizer, slot_name, slot_variable):
     """Records `slot_variable` (a `de.Variable`) as `optimizer`'s slot."""
     self._store.slots[(id(optimizer), slot_name)] = (optimizer, slot_variable)
+    slot_variable._store.primary = weakref.ref(self)  # pylint: disable=protected-access
 
   def get_slot_variables(self, optimizer):
     """The slot `de.Variable`s `optimizer` keeps for this variable.

@@ -205,6 +205,7 @@ class Variable(saving.VariableSaving, training_hooks.TrainingHooks,
       ([[[2.0], [0.0]]], [[True, False]])
     """
     keys = v.to_tensor("keys", keys, self.key_dtype)
+    self._prune_restored_slots()
     with tf.name_scope(name or "lookup"):
       flat = tf.reshape(keys, [-1])
       need_exists = return_exists or self._rows.generates

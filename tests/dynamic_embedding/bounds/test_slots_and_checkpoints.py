@@ -153,3 +153,47 @@ def test_keras3_layer_with_a_bounded_table_trains_within_capacity():
   assert len(slots) == 2
   for slot in slots:
     assert _keys(slot) == _keys(layer.params)
+
+
+def _rows(var):
+  keys, values = var.export()
+  return dict(zip(keys.numpy().tolist(), map(tuple, values.numpy().tolist())))
+
+
+@pytest.mark.parametrize("saver", [False, True], ids=["bundle", "files"])
+@pytest.mark.parametrize("order", ["slots_first", "variable_first"])
+def test_restore_into_a_smaller_capacity_prunes_the_slot_tables(
+    tmp_path, order, saver):
+  # Slots are unbounded followers: a restore that evicts rows of the
+  # variable must take their slot rows too, whichever restores first (the
+  # checkpoint keys decide: "a/..." sorts before "o/...").
+  def model(capacity):
+    creator = de.CuckooHashTableCreator(
+        de.CuckooHashTableConfig(max_capacity=capacity, evict_strategy="lru"),
+        saver=de.FileSystemSaver(save_path=str(tmp_path / "tables"))
+        if saver else None)
+    var = de.Variable(dim=DIM, initializer=0.5, name="emb",
+                      kv_creator=creator)
+    return var, de.DynamicEmbeddingOptimizer(tf_keras.optimizers.Adam(0.1))
+
+  def checkpoint(var, opt):
+    names = ("o", "v") if order == "slots_first" else ("z", "a")
+    return tf.train.Checkpoint(**dict(zip(names, (opt, var))))
+
+  big, opt = model(100_000)
+  for step in range(20):
+    _train_step(big, opt, tf.range(step * 50, step * 50 + 50, dtype=tf.int64))
+  path = checkpoint(big, opt).write(str(tmp_path / "ckpt"))
+  small, opt2 = model(300)
+  _train_step(small, opt2, tf.constant([5000], tf.int64))  # builds slots
+  checkpoint(small, opt2).read(path)
+  small.lookup(tf.constant([], tf.int64))  # the prune runs before a lookup
+  kept = _rows(small)
+  assert 0 < len(kept) <= 300
+  for mine, theirs in zip(small.get_slot_variables(opt2),
+                          big.get_slot_variables(opt)):
+    slot_rows, saved = _rows(mine), _rows(theirs)
+    assert set(slot_rows) == set(kept)  # no orphans, none missing
+    assert all(slot_rows[k] == saved[k] for k in slot_rows)
+  _train_step(small, opt2, tf.constant([1, 999], tf.int64))
+  assert int(small.size()) <= 300
