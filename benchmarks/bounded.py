@@ -95,16 +95,16 @@ def make_fns(dim):
 
   @tf.function(input_signature=[h, k, rows, k])
   def insert_fn(hd, ks, vs, scores):
-    return tf.size(ops.tfra_cuckoo_hash_table_insert(hd, ks, vs, scores))
+    return tf.size(ops.tfra_hash_table_insert(hd, ks, vs, scores))
 
   @tf.function(input_signature=[h, k, row])
   def lookup_fn(hd, ks, d):
-    return ops.tfra_cuckoo_hash_table_find(hd, ks, d)
+    return ops.tfra_hash_table_find(hd, ks, d)
 
   @tf.function(input_signature=[h, k, row])
   def hits_fn(hd, ks, d):
     return tf.reduce_sum(tf.cast(
-        ops.tfra_cuckoo_hash_table_find_with_exists(hd, ks, d)[1], tf.int64))
+        ops.tfra_hash_table_find_with_exists(hd, ks, d)[1], tf.int64))
 
   return insert_fn, lookup_fn, hits_fn
 

@@ -74,9 +74,9 @@ def make_fns(kind, dim):
   if kind == "ours":
     ops = _ch._ops()  # pylint: disable=protected-access
     no_scores = tf.zeros([0], tf.int64)
-    ins = lambda hd, ks, vs: ops.tfra_cuckoo_hash_table_insert(
+    ins = lambda hd, ks, vs: ops.tfra_hash_table_insert(
         hd, ks, vs, no_scores)
-    find = lambda hd, ks, d: ops.tfra_cuckoo_hash_table_find(hd, ks, d)
+    find = lambda hd, ks, d: ops.tfra_hash_table_find(hd, ks, d)
   else:
     ins = lambda hd, ks, vs: tf.raw_ops.LookupTableInsertV2(
         table_handle=hd, keys=ks, values=vs)

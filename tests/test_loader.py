@@ -115,7 +115,7 @@ def test_corrupt_library_fails_to_load_with_its_path(tmp_path):
 def test_default_lazy_so_loads_the_installed_library():
   lib = LazySO(LIB)
   assert lib.path == resource_loader.LIBRARIES[LIB].path
-  assert hasattr(lib.ops, "tfra_cuckoo_hash_table_find")
+  assert hasattr(lib.ops, "tfra_hash_table_find")
 
 
 _SERVING_SCRIPT = textwrap.dedent("""

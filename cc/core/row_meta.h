@@ -26,6 +26,8 @@
 #include <cstring>
 #include <vector>
 
+#include "cc/core/status.h"
+
 namespace tfra {
 namespace core {
 
@@ -70,6 +72,24 @@ inline void TouchMeta(RowMeta* m, uint64_t now, const int64_t* score) {
 inline bool Expired(const RowMeta& m, uint64_t now, int64_t ttl) {
   return ttl > 0 && now > m.version + static_cast<uint64_t>(ttl);
 }
+
+// InvalidArgument unless the bounds are valid for any bounded backend.
+inline Status CheckTableBounds(const TableBounds& b) {
+  if (b.max_capacity < 0) return InvalidArgument("max_capacity must be >= 0");
+  if (b.ttl < 0) return InvalidArgument("ttl must be >= 0");
+  if (b.admit_after < 0 || b.admit_after > 255) {
+    return InvalidArgument("admit_after must be in [0, 255]");
+  }
+  if (static_cast<int32_t>(b.policy) < 0 || static_cast<int32_t>(b.policy) > 3) {
+    return InvalidArgument("unknown eviction policy");
+  }
+  if (b.admit_after > 1 &&
+      (b.sketch_width < 16 || (b.sketch_width & (b.sketch_width - 1)) != 0)) {
+    return InvalidArgument("sketch_width must be a power of two >= 16");
+  }
+  return Status::OK();
+}
+
 
 // The eviction key of a row: smaller evicts first (see the file comment).
 inline int64_t PrimaryScore(const RowMeta& m, EvictPolicy policy) {

@@ -21,6 +21,8 @@ enum class Code {
   kDataLoss,
   kResourceExhausted,
   kInternal,
+  kUnavailable,    // a remote store is down or unreachable
+  kUnimplemented,  // the backend lacks an operation or a capability
 };
 
 class Status {
@@ -50,6 +52,10 @@ inline Status DataLoss(std::string msg) {
 }
 inline Status ResourceExhausted(std::string msg) {
   return Status(Code::kResourceExhausted, std::move(msg));
+}
+
+inline Status Unavailable(std::string msg) {
+  return Status(Code::kUnavailable, std::move(msg));
 }
 
 #define TFRA_CORE_RETURN_IF_ERROR(expr)          \

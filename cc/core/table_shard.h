@@ -42,13 +42,10 @@
 #include "cc/core/key_store.h"
 #include "cc/core/row_meta.h"
 #include "cc/core/status.h"
+#include "cc/core/value_type.h"
 
 namespace tfra {
 namespace core {
-
-// Adds `dim` elements of a delta row to a destination row (typed per value
-// dtype by the caller; the core only moves bytes).
-using RowAccumFn = void (*)(char* dst, const char* delta, int64_t dim);
 
 // A shard over its capacity evicts down to capacity - capacity / kEvictSlack
 // rows (so capacities below kEvictSlack are exact).

@@ -19,12 +19,12 @@ namespace tc = ::tfra::core;
 // Exports every row, or the rows selected by `keep(meta)` (collected first,
 // since their count is known only at the end), then the clock.
 template <typename TK>
-absl::Status ExportRows(OpKernelContext* ctx, TableResource* table,
-                        int num_columns,
+absl::Status ExportRows(OpKernelContext* ctx, const tc::ExecContext& exec,
+                        TableResource* table, int num_columns,
                         const std::function<bool(const tc::RowMeta&)>& keep) {
   RowOutputs<TK> out(ctx, table, num_columns);
   if (!keep) {
-    TF_RETURN_IF_ERROR(ExportAllRows<TK>(table, &out));
+    TF_RETURN_IF_ERROR(ExportAllRows<TK>(exec, table, &out));
     return out.Finish();
   }
   TF_RETURN_IF_ERROR(out.CheckValueDtype());
@@ -32,44 +32,57 @@ absl::Status ExportRows(OpKernelContext* ctx, TableResource* table,
   std::vector<KeyStorage<TK>> keys;
   std::vector<char> values;
   std::vector<tc::RowMeta> metas;
-  TF_RETURN_IF_ERROR(ToTfStatus(table->typed<TK>()->export_with_meta(
-      [](size_t) { return tc::Status::OK(); },
-      [&](const KeyStorage<TK>* k, const char* v, const tc::RowMeta* m,
-          size_t count) {
-        for (size_t i = 0; i < count; ++i) {
-          const tc::RowMeta meta = m != nullptr ? m[i] : tc::RowMeta{0, 0, 0, 0};
-          if (!keep(meta)) continue;
-          keys.push_back(k[i]);
-          values.insert(values.end(), v + i * row_bytes, v + (i + 1) * row_bytes);
-          metas.push_back(meta);
-        }
-        return tc::Status::OK();
-      })));
+  auto select = [&](const KeyStorage<TK>* k, const char* v,
+                    const tc::RowMeta* m, size_t count) {
+    for (size_t i = 0; i < count; ++i) {
+      const tc::RowMeta meta = m != nullptr ? m[i] : tc::RowMeta{0, 0, 0, 0};
+      if (!keep(meta)) continue;
+      keys.push_back(k[i]);
+      values.insert(values.end(), v + i * row_bytes, v + (i + 1) * row_bytes);
+      metas.push_back(meta);
+    }
+    return tc::Status::OK();
+  };
+  const auto* snapshots =
+      static_cast<const CoreTable<TK>*>(table->typed<TK>())->as_snapshots();
+  if (snapshots != nullptr) {
+    TF_RETURN_IF_ERROR(ToTfStatus(snapshots->export_snapshot(
+        [](size_t) { return tc::Status::OK(); }, select)));
+  } else {
+    PagedRows<TK> rows;
+    TF_RETURN_IF_ERROR(ReadPages<TK>(exec, table, &rows));
+    select(rows.keys.data(), rows.values.data(), rows.metas.data(),
+           rows.keys.size());
+  }
   TF_RETURN_IF_ERROR(out.Allocate(static_cast<int64_t>(keys.size())));
   out.Write(keys.data(), values.data(), metas.data(), keys.size());
   return out.Finish();
 }
 
-template <typename TK>
+template <typename Device, typename TK>
 class ExportWithMetaOp : public OpKernel {
  public:
   using OpKernel::OpKernel;
   void Compute(OpKernelContext* ctx) override {
     core::RefCountPtr<TableResource> table;
-    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, &table));
-    OP_REQUIRES_OK(ctx, ExportRows<TK>(ctx, table.get(), 3, nullptr));
+    OP_REQUIRES_OK(ctx, GetTableOn<Device>(ctx, DataTypeToEnum<TK>::value, &table));
+    const KernelExec<Device> exec(ctx);
+    OP_REQUIRES_OK(ctx, ExportRows<TK>(ctx, exec.get(), table.get(), 3, nullptr));
   }
 };
 
-template <typename TK>
+template <typename Device, typename TK>
 class ExportDeltaOp : public OpKernel {
  public:
   using OpKernel::OpKernel;
   void Compute(OpKernelContext* ctx) override {
     core::RefCountPtr<TableResource> table;
-    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, &table));
-    OP_REQUIRES(ctx, table->base()->size() == 0 ||
-                         table->typed<TK>()->bounds().tracking(),
+    OP_REQUIRES_OK(ctx, GetTableOn<Device>(ctx, DataTypeToEnum<TK>::value, &table));
+    CoreBounded<TK>* bounded = nullptr;
+    OP_REQUIRES_OK(ctx, BoundedOf<TK>(table.get(), "export_delta", &bounded));
+    const KernelExec<Device> exec(ctx);
+    OP_REQUIRES(ctx, table->base()->size(exec.get()) == 0 ||
+                         bounded->bounds().tracking(),
                 errors::FailedPrecondition(
                     "export_delta: the table does not track changes; create "
                     "it with track_changes=True (or a capacity, TTL or "
@@ -78,21 +91,23 @@ class ExportDeltaOp : public OpKernel {
                                    "a scalar clock"));
     const uint64_t since =
         static_cast<uint64_t>(std::max<int64_t>(ctx->input(1).scalar<int64_t>()(), 0));
-    OP_REQUIRES_OK(ctx, ExportRows<TK>(ctx, table.get(), 1,
+    OP_REQUIRES_OK(ctx, ExportRows<TK>(ctx, exec.get(), table.get(), 1,
                                        [since](const tc::RowMeta& m) {
                                          return m.version > since;
                                        }));
   }
 };
 
-template <typename TK>
+template <typename Device, typename TK>
 class ImportWithMetaOp : public OpKernel {
  public:
   using OpKernel::OpKernel;
   void Compute(OpKernelContext* ctx) override {
     core::RefCountPtr<TableResource> table;
-    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, 2, "values",
-                                 &table));
+    OP_REQUIRES_OK(ctx, GetTableOn<Device>(ctx, DataTypeToEnum<TK>::value, 2,
+                                           "values", &table));
+    CoreBounded<TK>* bounded = nullptr;
+    OP_REQUIRES_OK(ctx, BoundedOf<TK>(table.get(), "import_with_meta", &bounded));
     const Tensor& keys = ctx->input(1);
     OP_REQUIRES_OK(ctx, CheckShape("values", ctx->input(2),
                                    ValueShapeFor(keys, table->dim()),
@@ -117,24 +132,30 @@ class ImportWithMetaOp : public OpKernel {
                              0};
     }
     const KeyArgs<TK> args(keys);
-    CoreTable<TK>* t = table->typed<TK>();
-    OP_REQUIRES_OK(ctx, ToTfStatus(t->import_replace(
-                            args.data(), n, ctx->input(2).tensor_data().data(),
-                            metas.data())));
-    t->set_clock(static_cast<uint64_t>(
+    const KernelExec<Device> exec(ctx);
+    OP_REQUIRES_OK(ctx, ToTfStatus(bounded->import_with_meta(
+                            exec.get(), args.data(), n,
+                            ctx->input(2).tensor_data().data(), metas.data())));
+    bounded->set_clock(static_cast<uint64_t>(
         std::max<int64_t>(ctx->input(6).scalar<int64_t>()(), 0)));
   }
 };
 
+// A backend without the sketch capability exports an empty [4, 0] sketch
+// (what a table without admission exports) and refuses a non-empty import.
+template <typename Device>
 class ExportSketchOp : public OpKernel {
  public:
   using OpKernel::OpKernel;
   void Compute(OpKernelContext* ctx) override {
     core::RefCountPtr<TableResource> table;
-    OP_REQUIRES_OK(ctx, GetTable(ctx, DT_INVALID, &table));
+    OP_REQUIRES_OK(ctx, GetTableOn<Device>(ctx, DT_INVALID, &table));
     std::vector<int32_t> sums;
     size_t width = 0;
-    OP_REQUIRES_OK(ctx, ToTfStatus(table->base()->export_sketch(&sums, &width)));
+    tc::AdmissionSketch* sketch = table->base()->as_sketch();
+    if (sketch != nullptr) {
+      OP_REQUIRES_OK(ctx, ToTfStatus(sketch->export_sketch(&sums, &width)));
+    }
     Tensor* out;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(
                             0, TensorShape({tc::CountMinSketch::kDepth,
@@ -144,36 +165,41 @@ class ExportSketchOp : public OpKernel {
   }
 };
 
+template <typename Device>
 class ImportSketchOp : public OpKernel {
  public:
   using OpKernel::OpKernel;
   void Compute(OpKernelContext* ctx) override {
     core::RefCountPtr<TableResource> table;
-    OP_REQUIRES_OK(ctx, GetTable(ctx, DT_INVALID, &table));
+    OP_REQUIRES_OK(ctx, GetTableOn<Device>(ctx, DT_INVALID, &table));
     const Tensor& sketch = ctx->input(1);
     OP_REQUIRES(ctx, sketch.dims() == 2 &&
                          sketch.dim_size(0) == tc::CountMinSketch::kDepth,
                 errors::InvalidArgument("sketch: must be [4, width], got ",
                                         sketch.shape().DebugString()));
     if (sketch.dim_size(1) == 0) return;  // saved without admission
-    OP_REQUIRES_OK(ctx, ToTfStatus(table->base()->import_sketch(
+    tc::AdmissionSketch* target = table->base()->as_sketch();
+    OP_REQUIRES(ctx, target != nullptr,
+                ToTfStatus(tc::MissingCapability(*table->base(),
+                                                 "admission sketch")));
+    OP_REQUIRES_OK(ctx, ToTfStatus(target->import_sketch(
                             sketch.flat<int32_t>().data(),
                             static_cast<size_t>(sketch.dim_size(1)))));
   }
 };
 
-REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableExportSketch").Device(DEVICE_CPU),
-                        ExportSketchOp);
-REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableImportSketch").Device(DEVICE_CPU),
-                        ImportSketchOp);
+REGISTER_KERNEL_BUILDER(Name("TFRA>HashTableExportSketch").Device(DEVICE_CPU),
+                        ExportSketchOp<CPUDevice>);
+REGISTER_KERNEL_BUILDER(Name("TFRA>HashTableImportSketch").Device(DEVICE_CPU),
+                        ImportSketchOp<CPUDevice>);
 
 #define TFRA_REGISTER_BOUNDED(K, V)                                            \
-  TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableExportWithMeta", "Tkeys",       \
-                          "Tvalues", K, V, ExportWithMetaOp<K>)                \
-  TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableExportDelta", "Tkeys",          \
-                          "Tvalues", K, V, ExportDeltaOp<K>)                   \
-  TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableImportWithMeta", "Tin", "Tout", \
-                          K, V, ImportWithMetaOp<K>)
+  TFRA_REGISTER_KV_KERNEL("TFRA>HashTableExportWithMeta", "Tkeys", "Tvalues",  \
+                          K, V, ExportWithMetaOp<CPUDevice, K>)                \
+  TFRA_REGISTER_KV_KERNEL("TFRA>HashTableExportDelta", "Tkeys", "Tvalues", K,  \
+                          V, ExportDeltaOp<CPUDevice, K>)                      \
+  TFRA_REGISTER_KV_KERNEL("TFRA>HashTableImportWithMeta", "Tin", "Tout", K, V, \
+                          ImportWithMetaOp<CPUDevice, K>)
 
 TFRA_FOR_EACH_KEY_VALUE_TYPE(TFRA_REGISTER_BOUNDED)
 #undef TFRA_REGISTER_BOUNDED

@@ -4,8 +4,10 @@
 //
 // Save is atomic: rows stream into "<file>.tmp-<unique>", which is synced and
 // closed, then renamed over "<file>". A save killed part-way leaves the
-// previous file intact. Memory beyond the table is one buffer_size buffer;
-// each shard is read under its shared lock while it streams.
+// previous file intact. A backend with the Snapshots capability streams its
+// rows in place (the CPU table reads each shard under its shared lock while
+// it streams; memory beyond the table is one buffer_size buffer); any other
+// host backend is read in export_batch pages.
 //
 // Load is all-or-nothing on bad input: every file is opened and verified
 // (header, dtypes, dim, record structure, count, CRC) before the first row is
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "cc/core/kv_file.h"
+#include "cc/kernels/row_outputs.h"
 #include "cc/kernels/table_resource.h"
 #include "cc/kernels/tf_file_io.h"
 #include "tensorflow/core/framework/op_kernel.h"
@@ -43,16 +46,16 @@ absl::Status ScalarString(OpKernelContext* ctx, int index, const char* arg,
 
 // Inputs shared by save and load: the table (checked against key type TK),
 // the directory and the file name.
-template <typename TK>
+template <typename Device, typename TK>
 absl::Status FileOpInputs(OpKernelContext* ctx,
                           core::RefCountPtr<TableResource>* table,
                           std::string* dir, std::string* name) {
-  TF_RETURN_IF_ERROR(GetTable(ctx, DataTypeToEnum<TK>::value, table));
+  TF_RETURN_IF_ERROR(GetTableOn<Device>(ctx, DataTypeToEnum<TK>::value, table));
   TF_RETURN_IF_ERROR(ScalarString(ctx, 1, "dirpath", dir));
   return ScalarString(ctx, 2, "file_name", name);
 }
 
-template <typename TK>
+template <typename Device, typename TK>
 class SaveOp : public OpKernel {
  public:
   explicit SaveOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
@@ -62,7 +65,7 @@ class SaveOp : public OpKernel {
   void Compute(OpKernelContext* ctx) override {
     core::RefCountPtr<TableResource> table;
     std::string dir, name;
-    OP_REQUIRES_OK(ctx, FileOpInputs<TK>(ctx, &table, &dir, &name));
+    OP_REQUIRES_OK(ctx, (FileOpInputs<Device, TK>(ctx, &table, &dir, &name)));
     OP_REQUIRES(ctx, !name.empty() && name.find('/') == std::string::npos,
                 errors::InvalidArgument("file_name: must be a non-empty name "
                                         "without '/', got '", name, "'"));
@@ -71,7 +74,8 @@ class SaveOp : public OpKernel {
     const std::string path = io::JoinPath(dir, name + kTableFileSuffix);
     const std::string tmp =
         absl::StrCat(path, ".tmp-", random::New64());
-    const absl::Status s = Write(env, table.get(), tmp);
+    const KernelExec<Device> exec(ctx);
+    const absl::Status s = Write(exec.get(), env, table.get(), tmp);
     if (!s.ok()) {
       env->DeleteFile(tmp).IgnoreError();
       ctx->SetStatus(s);
@@ -81,7 +85,8 @@ class SaveOp : public OpKernel {
   }
 
  private:
-  absl::Status Write(Env* env, TableResource* table, const std::string& tmp) {
+  absl::Status Write(const tc::ExecContext& exec, Env* env,
+                     TableResource* table, const std::string& tmp) {
     std::unique_ptr<WritableFile> file;
     TF_RETURN_IF_ERROR(env->NewWritableFile(tmp, &file));
     TfFileSink sink(file.get());
@@ -92,10 +97,20 @@ class SaveOp : public OpKernel {
     header.dim = table->dim();
     tc::KvFileWriter<KeyStorage<TK>> writer(&sink, header, buffer_size_);
     TF_RETURN_IF_ERROR(ToTfStatus(writer.Begin()));
-    TF_RETURN_IF_ERROR(ToTfStatus(table->typed<TK>()->stream_rows(
-        [&](const KeyStorage<TK>* keys, const char* values, size_t count) {
-          return writer.Write(keys, values, count);
-        })));
+    const auto* snapshots =
+        static_cast<const CoreTable<TK>*>(table->typed<TK>())->as_snapshots();
+    if (snapshots != nullptr) {
+      TF_RETURN_IF_ERROR(ToTfStatus(snapshots->stream_rows(
+          [&](const KeyStorage<TK>* keys, const char* values,
+              const tc::RowMeta*, size_t count) {
+            return writer.Write(keys, values, count);
+          })));
+    } else {
+      PagedRows<TK> rows;
+      TF_RETURN_IF_ERROR(ReadPages<TK>(exec, table, &rows));
+      TF_RETURN_IF_ERROR(ToTfStatus(
+          writer.Write(rows.keys.data(), rows.values.data(), rows.keys.size())));
+    }
     TF_RETURN_IF_ERROR(ToTfStatus(writer.Finish()));
     TF_RETURN_IF_ERROR(file->Sync());
     return file->Close();
@@ -104,7 +119,7 @@ class SaveOp : public OpKernel {
   int64_t buffer_size_ = 0;
 };
 
-template <typename TK>
+template <typename Device, typename TK>
 class LoadOp : public OpKernel {
  public:
   explicit LoadOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
@@ -115,7 +130,7 @@ class LoadOp : public OpKernel {
   void Compute(OpKernelContext* ctx) override {
     core::RefCountPtr<TableResource> table;
     std::string dir, name;
-    OP_REQUIRES_OK(ctx, FileOpInputs<TK>(ctx, &table, &dir, &name));
+    OP_REQUIRES_OK(ctx, (FileOpInputs<Device, TK>(ctx, &table, &dir, &name)));
     std::vector<std::string> paths;
     OP_REQUIRES_OK(ctx, ListFiles(ctx->env(), dir, name, &paths));
 
@@ -129,11 +144,12 @@ class LoadOp : public OpKernel {
                                         &readers[i]));
       OP_REQUIRES_OK(ctx, ToTfStatus(readers[i]->Verify()));
     }
-    const tc::ParallelFor pf = MakeParallelFor(ctx);
+    const KernelExec<Device> exec(ctx);
     for (auto& r : readers) {
       OP_REQUIRES_OK(ctx, ToTfStatus(r->ReadAll(
           [&](const KeyArg<TK>* keys, const char* values, size_t count) {
-            return table->typed<TK>()->insert(keys, count, values, pf);
+            return table->typed<TK>()->insert_or_assign(exec.get(), keys,
+                                                        count, values);
           })));
     }
   }
@@ -176,11 +192,11 @@ class LoadOp : public OpKernel {
   bool entire_dir_ = false;
 };
 
-#define TFRA_REGISTER_FILE_KV(K, V)                                          \
-  TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableSaveToFileSystem", "key_dtype", \
-                          "value_dtype", K, V, SaveOp<K>)                      \
-  TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableLoadFromFileSystem",            \
-                          "key_dtype", "value_dtype", K, V, LoadOp<K>)
+#define TFRA_REGISTER_FILE_KV(K, V)                                         \
+  TFRA_REGISTER_KV_KERNEL("TFRA>HashTableSaveToFileSystem", "key_dtype",      \
+                          "value_dtype", K, V, SaveOp<CPUDevice, K>)          \
+  TFRA_REGISTER_KV_KERNEL("TFRA>HashTableLoadFromFileSystem", "key_dtype",    \
+                          "value_dtype", K, V, LoadOp<CPUDevice, K>)
 
 TFRA_FOR_EACH_KEY_VALUE_TYPE(TFRA_REGISTER_FILE_KV)
 #undef TFRA_REGISTER_FILE_KV

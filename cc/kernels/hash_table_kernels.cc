@@ -1,14 +1,17 @@
-// OpKernels of the TFRA>CuckooHashTable* op family over the table interface.
+// OpKernels of the TFRA>HashTable* op family over the device-neutral table
+// API (cc/core/table.h).
 //
-// One kernel class per operation, templated only on the key type: values are
-// moved as opaque rows, so the eight value dtypes share one instantiation and
-// differ only in the RowAccumFn chosen when the table is created. Every
+// One kernel class per operation, templated on the device and the key type:
+// values are moved as opaque rows, so the eight value dtypes share one
+// instantiation and differ only in the ValueType the table was created
+// with. Tables are made by the backend factory (cc/core/table_factory.h)
+// from the creation op's `backend` attr. Every
 // kernel validates all inputs (dtypes against the table, shapes against
 // keys.shape + [dim]) before calling the table, so bad input never
 // half-applies a write.
 #include <memory>
 
-#include "cc/core/cpu_hash_table.h"
+#include "cc/core/table_factory.h"
 #include "cc/kernels/row_outputs.h"
 #include "cc/kernels/table_resource.h"
 #include "tensorflow/core/framework/bfloat16.h"
@@ -23,38 +26,21 @@ namespace {
 
 namespace tc = ::tfra::core;
 
-template <typename V>
-void AddRow(char* dst, const char* delta, int64_t dim) {
-  V* d = reinterpret_cast<V*>(dst);
-  const V* s = reinterpret_cast<const V*>(delta);
-  for (int64_t i = 0; i < dim; ++i) d[i] = static_cast<V>(d[i] + s[i]);
-}
-// bool rows accumulate as logical OR (a saturating add).
-template <>
-void AddRow<bool>(char* dst, const char* delta, int64_t dim) {
-  for (int64_t i = 0; i < dim; ++i) dst[i] = dst[i] || delta[i];
-}
-
-absl::Status AccumFnFor(DataType dt, tc::RowAccumFn* fn) {
+// The core's value type of a TF dtype.
+absl::Status ValueTypeOf(DataType dt, tc::ValueType* out) {
   switch (dt) {
-#define TFRA_ACCUM_CASE(unused, T) \
-  case DataTypeToEnum<T>::value:     \
-    *fn = &AddRow<T>;                \
-    return absl::OkStatus();
-    TFRA_FOR_EACH_VALUE_TYPE(TFRA_ACCUM_CASE, unused)
-#undef TFRA_ACCUM_CASE
+    case DT_FLOAT: *out = tc::ValueType::kFloat32; break;
+    case DT_HALF: *out = tc::ValueType::kFloat16; break;
+    case DT_BFLOAT16: *out = tc::ValueType::kBFloat16; break;
+    case DT_DOUBLE: *out = tc::ValueType::kFloat64; break;
+    case DT_INT8: *out = tc::ValueType::kInt8; break;
+    case DT_INT32: *out = tc::ValueType::kInt32; break;
+    case DT_INT64: *out = tc::ValueType::kInt64; break;
+    case DT_BOOL: *out = tc::ValueType::kBool; break;
     default:
       return errors::InvalidArgument("value_dtype ", DataTypeString(dt),
                                      " is not supported");
   }
-}
-
-template <typename K>
-absl::Status MakeCpuTable(const tc::CpuHashTableOptions& opt,
-                          std::unique_ptr<tc::TableBase>* out) {
-  std::unique_ptr<tc::CpuHashTable<K>> t;
-  TF_RETURN_IF_ERROR(ToTfStatus(tc::CpuHashTable<K>::Create(opt, &t)));
-  *out = std::move(t);
   return absl::OkStatus();
 }
 
@@ -89,6 +75,20 @@ absl::Status GetBounds(OpKernelConstruction* ctx, tc::TableBounds* b) {
   return absl::OkStatus();
 }
 
+bool HasBounds(tc::KeyKind kind, tc::TableBase* t) {
+  switch (kind) {
+    case tc::KeyKind::kInt64:
+      return static_cast<tc::Table<int64_t>*>(t)->as_bounded() != nullptr;
+    case tc::KeyKind::kInt32:
+      return static_cast<tc::Table<int32_t>*>(t)->as_bounded() != nullptr;
+    case tc::KeyKind::kString:
+      return static_cast<tc::Table<std::string>*>(t)->as_bounded() != nullptr;
+  }
+  return false;
+}
+
+// Creates (or finds, by shared name) a table. Device-neutral: the resource
+// handle is host memory on every device, the backend decides where rows go.
 class HashTableOp : public OpKernel {
  public:
   explicit HashTableOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
@@ -98,6 +98,7 @@ class HashTableOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("num_shards", &num_shards_));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("use_node_name_sharing", &use_node_name_sharing_));
     OP_REQUIRES_OK(ctx, GetBounds(ctx, &bounds_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("backend", &backend_));
     std::string shared_name;
     OP_REQUIRES_OK(ctx, ctx->GetAttr("shared_name", &shared_name));
     anonymous_ = shared_name.empty() && !use_node_name_sharing_;
@@ -157,21 +158,27 @@ class HashTableOp : public OpKernel {
 
  private:
   absl::Status Create(TableResource** ret) {
-    tc::CpuHashTableOptions opt;
+    tc::TableOptions opt;
     opt.dim = dim_;
-    opt.value_bytes = DataTypeSize(value_dtype_);
+    TF_RETURN_IF_ERROR(ValueTypeOf(value_dtype_, &opt.value_type));
     opt.init_size = init_size_;
-    if (num_shards_ > 0) opt.num_shards = static_cast<int>(num_shards_);
+    opt.num_shards = static_cast<int>(num_shards_);
     opt.bounds = bounds_;
-    TF_RETURN_IF_ERROR(AccumFnFor(value_dtype_, &opt.accum));
-    std::unique_ptr<tc::TableBase> table;
+    tc::KeyKind kind;
     switch (key_dtype_) {
-      case DT_INT64: TF_RETURN_IF_ERROR(MakeCpuTable<int64_t>(opt, &table)); break;
-      case DT_INT32: TF_RETURN_IF_ERROR(MakeCpuTable<int32_t>(opt, &table)); break;
-      case DT_STRING: TF_RETURN_IF_ERROR(MakeCpuTable<std::string>(opt, &table)); break;
+      case DT_INT64: kind = tc::KeyKind::kInt64; break;
+      case DT_INT32: kind = tc::KeyKind::kInt32; break;
+      case DT_STRING: kind = tc::KeyKind::kString; break;
       default:
         return errors::InvalidArgument("key_dtype ", DataTypeString(key_dtype_),
                                        " is not supported");
+    }
+    std::unique_ptr<tc::TableBase> table;
+    TF_RETURN_IF_ERROR(ToTfStatus(
+        tc::TableFactory::Create(backend_, kind, opt, &table)));
+    if (bounds_.tracking() && !HasBounds(kind, table.get())) {
+      return ToTfStatus(tc::MissingCapability(
+          *table, "bounds (max_capacity, TTL, admission or track_changes)"));
     }
     *ret = new TableResource(key_dtype_, value_dtype_, dim_, std::move(table));
     return absl::OkStatus();
@@ -183,18 +190,20 @@ class HashTableOp : public OpKernel {
   DataType key_dtype_, value_dtype_;
   int64_t dim_ = 0, init_size_ = 0, num_shards_ = 0;
   tc::TableBounds bounds_;
+  std::string backend_;
   bool use_node_name_sharing_ = false;
   bool anonymous_ = false;
 };
 
 // Find / FindWithExists: inputs (table, keys, default_value).
-template <typename TK, bool kWithExists>
+template <typename Device, typename TK, bool kWithExists>
 class FindOp : public OpKernel {
  public:
   using OpKernel::OpKernel;
   void Compute(OpKernelContext* ctx) override {
     core::RefCountPtr<TableResource> table;
-    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, 2, "default_value", &table));
+    OP_REQUIRES_OK(ctx, GetTableOn<Device>(ctx, DataTypeToEnum<TK>::value, 2,
+                                           "default_value", &table));
     const Tensor& keys = ctx->input(1);
     const Tensor& defaults = ctx->input(2);
     const TensorShape out_shape = ValueShapeFor(keys, table->dim());
@@ -216,38 +225,39 @@ class FindOp : public OpKernel {
       exists_ptr = exists->flat<bool>().data();
     }
     const KeyArgs<TK> args(keys);
+    const KernelExec<Device> exec(ctx);
     OP_REQUIRES_OK(ctx, ToTfStatus(table->typed<TK>()->find(
-                            args.data(), keys.NumElements(),
+                            exec.get(), args.data(), keys.NumElements(),
                             const_cast<char*>(values->tensor_data().data()),
-                            defaults.tensor_data().data(), per_key, exists_ptr,
-                            MakeParallelFor(ctx))));
+                            defaults.tensor_data().data(), per_key, exists_ptr)));
   }
 };
 
 // Input 0 is the table, input 1 the keys and input 2 (argument `rows_arg`)
 // the rows, which must be keys.shape + [dim] of the table's value dtype.
-template <typename TK>
+template <typename Device, typename TK>
 absl::Status TableWithRows(OpKernelContext* ctx, const char* rows_arg,
                            core::RefCountPtr<TableResource>* table) {
-  TF_RETURN_IF_ERROR(
-      GetTable(ctx, DataTypeToEnum<TK>::value, 2, rows_arg, table));
+  TF_RETURN_IF_ERROR(GetTableOn<Device>(ctx, DataTypeToEnum<TK>::value, 2,
+                                        rows_arg, table));
   return CheckShape(rows_arg, ctx->input(2),
                     ValueShapeFor(ctx->input(1), (*table)->dim()),
                     "keys.shape + [dim]");
 }
 
 // Import: replaces the whole content; inputs (table, keys, values).
-template <typename TK>
+template <typename Device, typename TK>
 class ImportOp : public OpKernel {
  public:
   using OpKernel::OpKernel;
   void Compute(OpKernelContext* ctx) override {
     core::RefCountPtr<TableResource> table;
-    OP_REQUIRES_OK(ctx, TableWithRows<TK>(ctx, "values", &table));
+    OP_REQUIRES_OK(ctx, (TableWithRows<Device, TK>(ctx, "values", &table)));
     const Tensor& keys = ctx->input(1);
     const KeyArgs<TK> args(keys);
+    const KernelExec<Device> exec(ctx);
     OP_REQUIRES_OK(ctx, ToTfStatus(table->typed<TK>()->import_replace(
-                            args.data(), keys.NumElements(),
+                            exec.get(), args.data(), keys.NumElements(),
                             ctx->input(2).tensor_data().data())));
   }
 };
@@ -267,14 +277,18 @@ absl::Status OutputDropped(OpKernelContext* ctx,
 // where extra is the scores for Insert (empty, or keys.shape int64 for the
 // custom eviction policy) and the exists mask for Accum; output the keys a
 // bounded table refused or evicted.
-template <typename TK, bool kAccum>
+//
+// A table with the Bounded capability takes the evicting write (which also
+// honours scores); any other backend takes the plain write, refuses scores
+// (they only steer eviction) and drops nothing.
+template <typename Device, typename TK, bool kAccum>
 class WriteOp : public OpKernel {
  public:
   using OpKernel::OpKernel;
   void Compute(OpKernelContext* ctx) override {
     core::RefCountPtr<TableResource> table;
-    OP_REQUIRES_OK(ctx, TableWithRows<TK>(
-                            ctx, kAccum ? "values_or_deltas" : "values", &table));
+    OP_REQUIRES_OK(ctx, (TableWithRows<Device, TK>(
+                            ctx, kAccum ? "values_or_deltas" : "values", &table)));
     const Tensor& keys = ctx->input(1);
     const Tensor& extra = ctx->input(3);
     // An empty scores vector means "no scores".
@@ -287,90 +301,111 @@ class WriteOp : public OpKernel {
     const KeyArgs<TK> args(keys);
     const char* rows = ctx->input(2).tensor_data().data();
     CoreTable<TK>* t = table->typed<TK>();
+    CoreBounded<TK>* bounded = t->as_bounded();
+    const size_t n = keys.NumElements();
+    const KernelExec<Device> exec(ctx);
     std::vector<KeyStorage<TK>> dropped;
     tc::Status status;
     if constexpr (kAccum) {
-      status = t->accum(args.data(), keys.NumElements(), rows,
-                        extra.flat<bool>().data(), &dropped,
-                        MakeParallelFor(ctx));
+      const bool* exists = extra.flat<bool>().data();
+      status = bounded != nullptr
+                   ? bounded->accum_and_evict(exec.get(), args.data(), n, rows,
+                                              exists, &dropped)
+                   : t->accum(exec.get(), args.data(), n, rows, exists);
     } else {
-      status = t->insert(args.data(), keys.NumElements(), rows,
-                         has_extra ? extra.flat<int64_t>().data() : nullptr,
-                         &dropped, MakeParallelFor(ctx));
+      const int64_t* scores = has_extra ? extra.flat<int64_t>().data() : nullptr;
+      if (bounded != nullptr) {
+        status = bounded->insert_and_evict(exec.get(), args.data(), n, rows,
+                                           scores, &dropped);
+      } else {
+        OP_REQUIRES(ctx, scores == nullptr,
+                    ToTfStatus(tc::MissingCapability(
+                        *t, "eviction scores (scores must be empty)")));
+        status = t->insert_or_assign(exec.get(), args.data(), n, rows);
+      }
     }
     OP_REQUIRES_OK(ctx, ToTfStatus(status));
     OP_REQUIRES_OK(ctx, OutputDropped<TK>(ctx, dropped));
   }
 };
 
-template <typename TK>
+template <typename Device, typename TK>
 class RemoveOp : public OpKernel {
  public:
   using OpKernel::OpKernel;
   void Compute(OpKernelContext* ctx) override {
     core::RefCountPtr<TableResource> table;
-    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, &table));
+    OP_REQUIRES_OK(ctx, GetTableOn<Device>(ctx, DataTypeToEnum<TK>::value, &table));
     const Tensor& keys = ctx->input(1);
     const KeyArgs<TK> args(keys);
+    const KernelExec<Device> exec(ctx);
     OP_REQUIRES_OK(ctx, ToTfStatus(table->typed<TK>()->remove(
-                            args.data(), keys.NumElements(), MakeParallelFor(ctx))));
+                            exec.get(), args.data(), keys.NumElements())));
   }
 };
 
+template <typename Device>
 class ClearOp : public OpKernel {
  public:
   using OpKernel::OpKernel;
   void Compute(OpKernelContext* ctx) override {
     core::RefCountPtr<TableResource> table;
-    OP_REQUIRES_OK(ctx, GetTable(ctx, DT_INVALID, &table));
-    table->base()->clear();
+    OP_REQUIRES_OK(ctx, GetTableOn<Device>(ctx, DT_INVALID, &table));
+    const KernelExec<Device> exec(ctx);
+    OP_REQUIRES_OK(ctx, ToTfStatus(table->base()->clear(exec.get())));
   }
 };
 
+// The row count is a host scalar on every device.
+template <typename Device>
 class SizeOp : public OpKernel {
  public:
   using OpKernel::OpKernel;
   void Compute(OpKernelContext* ctx) override {
     core::RefCountPtr<TableResource> table;
-    OP_REQUIRES_OK(ctx, GetTable(ctx, DT_INVALID, &table));
+    OP_REQUIRES_OK(ctx, GetTableOn<Device>(ctx, DT_INVALID, &table));
     Tensor* out;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({}), &out));
-    out->scalar<int64_t>()() = table->base()->size();
+    const KernelExec<Device> exec(ctx);
+    out->scalar<int64_t>()() = table->base()->size(exec.get());
   }
 };
 
-template <typename TK>
+template <typename Device, typename TK>
 class ExportOp : public OpKernel {
  public:
   using OpKernel::OpKernel;
   void Compute(OpKernelContext* ctx) override {
     core::RefCountPtr<TableResource> table;
-    OP_REQUIRES_OK(ctx, GetTable(ctx, DataTypeToEnum<TK>::value, &table));
+    OP_REQUIRES_OK(ctx, GetTableOn<Device>(ctx, DataTypeToEnum<TK>::value, &table));
     RowOutputs<TK> out(ctx, table.get(), /*num_columns=*/0);
-    OP_REQUIRES_OK(ctx, ExportAllRows<TK>(table.get(), &out));
+    const KernelExec<Device> exec(ctx);
+    OP_REQUIRES_OK(ctx, ExportAllRows<TK>(exec.get(), table.get(), &out));
   }
 };
 
-REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableOfTensors").Device(DEVICE_CPU),
+REGISTER_KERNEL_BUILDER(Name("TFRA>HashTableOfTensors").Device(DEVICE_CPU),
                         HashTableOp);
-REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableClear").Device(DEVICE_CPU), ClearOp);
-REGISTER_KERNEL_BUILDER(Name("TFRA>CuckooHashTableSize").Device(DEVICE_CPU), SizeOp);
+REGISTER_KERNEL_BUILDER(Name("TFRA>HashTableClear").Device(DEVICE_CPU),
+                        ClearOp<CPUDevice>);
+REGISTER_KERNEL_BUILDER(Name("TFRA>HashTableSize").Device(DEVICE_CPU),
+                        SizeOp<CPUDevice>);
 
-#define TFRA_REGISTER_KV(K, V)                                                  \
-  TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableFind", "Tin", "Tout", K, V,       \
-                          FindOp<K, false>)                                     \
-  TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableFindWithExists", "Tin", "Tout",  \
-                          K, V, FindOp<K, true>)                                \
-  TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableInsert", "Tin", "Tout", K, V,    \
-                          WriteOp<K, false>)                                    \
-  TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableAccum", "key_dtype",             \
-                          "value_dtype", K, V, WriteOp<K, true>)                \
-  TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableRemove", "Tin", "Tout", K, V,    \
-                          RemoveOp<K>)                                          \
-  TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableExport", "Tkeys", "Tvalues", K,  \
-                          V, ExportOp<K>)                                       \
-  TFRA_REGISTER_KV_KERNEL("TFRA>CuckooHashTableImport", "Tin", "Tout", K, V,    \
-                          ImportOp<K>)
+#define TFRA_REGISTER_KV(K, V)                                                 \
+  TFRA_REGISTER_KV_KERNEL("TFRA>HashTableFind", "Tin", "Tout", K, V,            \
+                          FindOp<CPUDevice, K, false>)                         \
+  TFRA_REGISTER_KV_KERNEL("TFRA>HashTableFindWithExists", "Tin", "Tout", K, V,  \
+                          FindOp<CPUDevice, K, true>)                          \
+  TFRA_REGISTER_KV_KERNEL("TFRA>HashTableInsert", "Tin", "Tout", K, V,          \
+                          WriteOp<CPUDevice, K, false>)                        \
+  TFRA_REGISTER_KV_KERNEL("TFRA>HashTableAccum", "key_dtype", "value_dtype", K, \
+                          V, WriteOp<CPUDevice, K, true>)                      \
+  TFRA_REGISTER_KV_KERNEL("TFRA>HashTableRemove", "Tin", "Tout", K, V,          \
+                          RemoveOp<CPUDevice, K>)                              \
+  TFRA_REGISTER_KV_KERNEL("TFRA>HashTableExport", "Tkeys", "Tvalues", K, V,     \
+                          ExportOp<CPUDevice, K>)                              \
+  TFRA_REGISTER_KV_KERNEL("TFRA>HashTableImport", "Tin", "Tout", K, V,          \
+                          ImportOp<CPUDevice, K>)
 
 TFRA_FOR_EACH_KEY_VALUE_TYPE(TFRA_REGISTER_KV)
 #undef TFRA_REGISTER_KV

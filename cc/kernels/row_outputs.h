@@ -1,6 +1,9 @@
 // Writing table rows into an export op's outputs, shared by the Export and
-// ExportWithMeta kernels: rows go straight from the table's snapshot into
-// the output tensors, allocated once the snapshot's row count is known.
+// ExportWithMeta kernels. A backend with the Snapshots capability exports a
+// point in time: rows go straight from its snapshot into the output
+// tensors, allocated once the snapshot's row count is known. Any other
+// backend is read page by page with export_batch (host memory; a device
+// backend brings its own paged copy), then the outputs are filled.
 #ifndef TFRA_CC_KERNELS_ROW_OUTPUTS_H_
 #define TFRA_CC_KERNELS_ROW_OUTPUTS_H_
 
@@ -72,8 +75,10 @@ class RowOutputs {
     Tensor* clock;
     TF_RETURN_IF_ERROR(
         ctx_->allocate_output(2 + num_columns_, TensorShape({}), &clock));
+    const CoreBounded<TK>* bounded =
+        static_cast<const CoreTable<TK>*>(table_->typed<TK>())->as_bounded();
     clock->scalar<int64_t>()() =
-        static_cast<int64_t>(table_->typed<TK>()->clock());
+        bounded == nullptr ? 0 : static_cast<int64_t>(bounded->clock());
     return absl::OkStatus();
   }
 
@@ -88,13 +93,62 @@ class RowOutputs {
   size_t done_ = 0;
 };
 
-// Exports every row into `out`'s outputs 0 .. 1 + num_columns, written
-// straight from the table's snapshot (the caller may then Finish).
+// Rows of a table without snapshots, read by export_batch pages.
 template <typename TK>
-absl::Status ExportAllRows(TableResource* table, RowOutputs<TK>* out) {
+struct PagedRows {
+  std::vector<KeyStorage<TK>> keys;
+  std::vector<char> values;
+  std::vector<::tfra::core::RowMeta> metas;
+};
+
+// Reads every row with export_batch, in pages of up to 65,536 rows.
+template <typename TK>
+absl::Status ReadPages(const ::tfra::core::ExecContext& exec,
+                       TableResource* table, PagedRows<TK>* rows) {
+  const CoreTable<TK>* t = table->typed<TK>();
+  if (t->memory_space() != ::tfra::core::MemorySpace::kHost) {
+    return errors::Unimplemented("export: the '", t->backend(),
+                                 "' backend keeps rows in device memory and "
+                                 "has no host export");
+  }
+  const size_t row_bytes = t->row_bytes();
+  constexpr size_t kPage = 65536;
+  uint64_t cursor = 0;
+  do {
+    const size_t done = rows->keys.size();
+    rows->keys.resize(done + kPage);
+    rows->values.resize((done + kPage) * row_bytes);
+    rows->metas.resize(done + kPage);
+    size_t count = 0;
+    TF_RETURN_IF_ERROR(ToTfStatus(t->export_batch(
+        exec, cursor, kPage, rows->keys.data() + done,
+        rows->values.data() + done * row_bytes, rows->metas.data() + done,
+        &count, &cursor)));
+    rows->keys.resize(done + count);
+    rows->values.resize((done + count) * row_bytes);
+    rows->metas.resize(done + count);
+  } while (cursor != 0);
+  return absl::OkStatus();
+}
+
+// Exports every row into `out`'s outputs 0 .. 1 + num_columns (the caller
+// may then Finish).
+template <typename TK>
+absl::Status ExportAllRows(const ::tfra::core::ExecContext& exec,
+                           TableResource* table, RowOutputs<TK>* out) {
   TF_RETURN_IF_ERROR(out->CheckValueDtype());
+  const auto* snapshots =
+      static_cast<const CoreTable<TK>*>(table->typed<TK>())->as_snapshots();
+  if (snapshots == nullptr) {
+    PagedRows<TK> rows;
+    TF_RETURN_IF_ERROR(ReadPages<TK>(exec, table, &rows));
+    TF_RETURN_IF_ERROR(out->Allocate(static_cast<int64_t>(rows.keys.size())));
+    out->Write(rows.keys.data(), rows.values.data(), rows.metas.data(),
+               rows.keys.size());
+    return absl::OkStatus();
+  }
   absl::Status alloc;
-  TF_RETURN_IF_ERROR(ToTfStatus(table->typed<TK>()->export_with_meta(
+  TF_RETURN_IF_ERROR(ToTfStatus(snapshots->export_snapshot(
       [&](size_t total) {
         alloc = out->Allocate(static_cast<int64_t>(total));
         return alloc.ok() ? ::tfra::core::Status::OK()

@@ -16,6 +16,8 @@ absl::Status ToTfStatus(const ::tfra::core::Status& s) {
     case Code::kDataLoss: return errors::DataLoss(s.message());
     case Code::kResourceExhausted: return errors::ResourceExhausted(s.message());
     case Code::kInternal: return errors::Internal(s.message());
+    case Code::kUnavailable: return errors::Unavailable(s.message());
+    case Code::kUnimplemented: return errors::Unimplemented(s.message());
   }
   return errors::Internal(s.message());
 }
@@ -51,6 +53,17 @@ absl::Status GetTable(OpKernelContext* ctx, DataType key_dtype,
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status CheckSpace(const TableResource& table,
+                        ::tfra::core::MemorySpace device_space,
+                        const char* device_name) {
+  const ::tfra::core::TableBase& t = *const_cast<TableResource&>(table).base();
+  if (t.memory_space() == device_space) return absl::OkStatus();
+  return errors::FailedPrecondition(
+      "the table's rows live in ", ::tfra::core::MemorySpaceName(t.memory_space()),
+      " memory ('", t.backend(), "' backend) but this op runs on a ",
+      device_name, " device; place the op on the table's device");
 }
 
 TensorShape ValueShapeFor(const Tensor& keys, int64_t dim) {

@@ -4,7 +4,15 @@
 // every kernel checks its inputs against them before touching the table, so
 // a mismatch is an InvalidArgument naming the argument and the table is left
 // unchanged. The backend is held through tfra::core::TableBase and downcast
-// to TableInterface<K> after the key dtype check.
+// to Table<K> after the key dtype check.
+//
+// Devices: every table kernel is a template on the TF device type and gets
+// the device's execution context (thread pool, or stream and allocator)
+// from DeviceTraits<Device>; GetTable<Device> refuses a table whose buffers
+// live in another memory space than the device's (FailedPrecondition naming
+// the backend), so a kernel never hands host pointers to a device table.
+// Only DEVICE_CPU is registered today (TFRA_REGISTER_KV_KERNEL); a GPU
+// backend adds a DeviceTraits<GPUDevice> and the same registrations.
 //
 // Key adaptation: int32/int64 key tensors are passed to the core as they are
 // (TF's int64 is int64_t). String keys (tstring) are viewed as
@@ -19,12 +27,14 @@
 #include <vector>
 
 #include "cc/core/status.h"
-#include "cc/core/table_interface.h"
+#include "cc/core/capabilities.h"
+#include "cc/core/table.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/resource_mgr.h"
 #include "tensorflow/core/framework/tensor.h"
 #include "tensorflow/core/framework/tensor_shape.h"
 #include "tensorflow/core/platform/threadpool.h"
+#include "unsupported/Eigen/CXX11/Tensor"
 
 namespace tensorflow {
 namespace tfra_ops {
@@ -41,7 +51,11 @@ struct KeyTypes<tstring> {
 template <typename TK>
 using KeyStorage = typename KeyTypes<TK>::Storage;
 template <typename TK>
-using CoreTable = ::tfra::core::TableInterface<KeyStorage<TK>>;
+using CoreTable = ::tfra::core::Table<KeyStorage<TK>>;
+template <typename TK>
+using CoreBounded = ::tfra::core::Bounded<KeyStorage<TK>>;
+
+using CPUDevice = Eigen::ThreadPoolDevice;
 
 class TableResource : public ResourceBase {
  public:
@@ -62,8 +76,8 @@ class TableResource : public ResourceBase {
 
   std::string DebugString() const override {
     return absl::StrCat("TFRA hash table <", DataTypeString(key_dtype_), ", ",
-                        DataTypeString(value_dtype_), "[", dim_, "]> with ",
-                        table_->size(), " rows");
+                        DataTypeString(value_dtype_), "[", dim_, "]> on the '",
+                        table_->backend(), "' backend");
   }
   int64_t MemoryUsed() const override {
     return static_cast<int64_t>(table_->allocated_bytes());
@@ -81,6 +95,58 @@ absl::Status ToTfStatus(const ::tfra::core::Status& s);
 
 // The intra-op thread pool of the kernel's device as a core ParallelFor.
 ::tfra::core::ParallelFor MakeParallelFor(OpKernelContext* ctx);
+
+// TF's allocator for the kernel's device behind the core's Allocator seam.
+class TfAllocator : public ::tfra::core::Allocator {
+ public:
+  explicit TfAllocator(tensorflow::Allocator* a) : a_(a) {}
+  void* allocate(size_t bytes, size_t alignment) override {
+    return a_->AllocateRaw(alignment, bytes);
+  }
+  void deallocate(void* ptr) override { a_->DeallocateRaw(ptr); }
+
+ private:
+  tensorflow::Allocator* a_;
+};
+
+// What a device gives the core: its memory space and, per kernel call, an
+// execution context (kept alive with the allocator it points to).
+template <typename Device>
+struct DeviceTraits;
+
+template <>
+struct DeviceTraits<CPUDevice> {
+  static constexpr ::tfra::core::MemorySpace kSpace =
+      ::tfra::core::MemorySpace::kHost;
+  static const char* Name() { return "CPU"; }
+};
+
+template <typename Device>
+class KernelExec {
+ public:
+  explicit KernelExec(OpKernelContext* ctx)
+      : allocator_(ctx->device()->GetAllocator(AllocatorAttributes())) {
+    exec_.parallel_for = MakeParallelFor(ctx);
+    exec_.allocator = &allocator_;
+  }
+  const ::tfra::core::ExecContext& get() const { return exec_; }
+
+ private:
+  TfAllocator allocator_;
+  ::tfra::core::ExecContext exec_;
+};
+
+// The Bounded<K> capability of a table, or FailedPrecondition naming the
+// backend and `what` needed it.
+template <typename TK>
+absl::Status BoundedOf(TableResource* table, const char* what,
+                       CoreBounded<TK>** out) {
+  *out = table->typed<TK>()->as_bounded();
+  if (*out != nullptr) return absl::OkStatus();
+  return ToTfStatus(::tfra::core::MissingCapability(
+      *table->base(), std::string("bounds or change tracking (needed by ") +
+                          what + ")"));
+}
 
 // Key arguments for the core: a zero-copy pointer for integer keys, an
 // array of string_views for string keys.
@@ -131,7 +197,8 @@ inline void CopyKeys<tstring>(const std::string* src, size_t n, tstring* dst) {
   TFRA_FOR_EACH_VALUE_TYPE(m, tstring)
 
 // Registers the CPU kernel `...` for `op`, constrained to key type K on the
-// attr `kattr` and value type V on `vattr`.
+// attr `kattr` and value type V on `vattr`. The kernel class is a template
+// whose first argument is the device; `...` names it with CPUDevice.
 #define TFRA_REGISTER_KV_KERNEL(op, kattr, vattr, K, V, ...) \
   REGISTER_KERNEL_BUILDER(Name(op)                           \
                               .Device(DEVICE_CPU)            \
@@ -148,6 +215,27 @@ absl::Status GetTable(OpKernelContext* ctx, DataType key_dtype,
 inline absl::Status GetTable(OpKernelContext* ctx, DataType key_dtype,
                              core::RefCountPtr<TableResource>* out) {
   return GetTable(ctx, key_dtype, -1, nullptr, out);
+}
+
+// FailedPrecondition unless the table's buffers live where `device_space`
+// (the running kernel's device) can address them.
+absl::Status CheckSpace(const TableResource& table,
+                        ::tfra::core::MemorySpace device_space,
+                        const char* device_name);
+
+// GetTable for a kernel running on Device.
+template <typename Device>
+absl::Status GetTableOn(OpKernelContext* ctx, DataType key_dtype,
+                        int value_input, const char* value_arg,
+                        core::RefCountPtr<TableResource>* out) {
+  TF_RETURN_IF_ERROR(GetTable(ctx, key_dtype, value_input, value_arg, out));
+  return CheckSpace(**out, DeviceTraits<Device>::kSpace,
+                    DeviceTraits<Device>::Name());
+}
+template <typename Device>
+absl::Status GetTableOn(OpKernelContext* ctx, DataType key_dtype,
+                        core::RefCountPtr<TableResource>* out) {
+  return GetTableOn<Device>(ctx, key_dtype, -1, nullptr, out);
 }
 
 // keys.shape + [dim], the shape every value tensor paired with keys must have.

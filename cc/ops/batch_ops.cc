@@ -1,5 +1,21 @@
 // Batch helpers of the lookup path: deduplication before the table is
 // touched (TFRA>Unique) and the matching gradient merge (TFRA>SegmentSumRows).
+//
+// Device-neutral contract (what a DEVICE_GPU kernel registered under these
+// names must keep, so Python never branches on the device):
+//   TFRA>Unique          unique keys in first-seen order (a device kernel
+//                        keeps it with a stable sort by key, the first
+//                        position of each run, then a sort by that
+//                        position); idx[i] = the number of keys[i]; the
+//                        unique count is data-dependent, so a device kernel
+//                        syncs once to size its output, as tf.unique does.
+//   TFRA>SegmentSumRows  num_segments is read on the host (HostMemory on a
+//                        device); every segment id is checked before any
+//                        sum; float32/float64 rows are summed in position
+//                        order on the CPU (bit-reproducible), a device
+//                        kernel may sum in any order (results then agree to
+//                        float rounding); half/bfloat16 accumulate in float
+//                        and are rounded once.
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/shape_inference.h"
 

@@ -27,7 +27,7 @@ absl::Status RowsWithColumns(InferenceContext* c, int extra) {
 // Every row with its bookkeeping: the clock of its last write (version),
 // its write count (freq) and its custom score; and the table clock. A plain
 // table gives zeros.
-REGISTER_OP("TFRA>CuckooHashTableExportWithMeta")
+REGISTER_OP("TFRA>HashTableExportWithMeta")
     .Input("table_handle: resource")
     .Output("keys: Tkeys")
     .Output("values: Tvalues")
@@ -41,7 +41,7 @@ REGISTER_OP("TFRA>CuckooHashTableExportWithMeta")
     .SetShapeFn([](InferenceContext* c) { return RowsWithColumns(c, 3); });
 
 // Replaces the content with rows and their bookkeeping, and sets the clock.
-REGISTER_OP("TFRA>CuckooHashTableImportWithMeta")
+REGISTER_OP("TFRA>HashTableImportWithMeta")
     .Input("table_handle: resource")
     .Input("keys: Tin")
     .Input("values: Tout")
@@ -55,7 +55,7 @@ REGISTER_OP("TFRA>CuckooHashTableImportWithMeta")
     .SetShapeFn(shape_inference::NoOutputs);
 
 // The rows written after clock `since` (version > since), and the clock.
-REGISTER_OP("TFRA>CuckooHashTableExportDelta")
+REGISTER_OP("TFRA>HashTableExportDelta")
     .Input("table_handle: resource")
     .Input("since: int64")
     .Output("keys: Tkeys")
@@ -69,7 +69,7 @@ REGISTER_OP("TFRA>CuckooHashTableExportDelta")
 
 // The admission sketch, [4, width] counts summed over shards ([4, 0] when
 // the table has no admission).
-REGISTER_OP("TFRA>CuckooHashTableExportSketch")
+REGISTER_OP("TFRA>HashTableExportSketch")
     .Input("table_handle: resource")
     .Output("sketch: int32")
     .SetIsStateful()
@@ -78,7 +78,7 @@ REGISTER_OP("TFRA>CuckooHashTableExportSketch")
       return absl::OkStatus();
     });
 
-REGISTER_OP("TFRA>CuckooHashTableImportSketch")
+REGISTER_OP("TFRA>HashTableImportSketch")
     .Input("table_handle: resource")
     .Input("sketch: int32")
     .SetIsStateful()

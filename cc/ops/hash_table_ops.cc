@@ -1,6 +1,9 @@
 // Op registrations of the hash table family. Every name carries the TFRA>
 // namespace prefix so SavedModels can whitelist it with
-// tf.saved_model.SaveOptions(namespace_whitelist=["TFRA"]).
+// tf.saved_model.SaveOptions(namespace_whitelist=["TFRA"]). The names are
+// backend-neutral (TFRA>HashTable*): the creation op's `backend` attr picks
+// the table implementation (cc/core/table_factory.h) and every other op
+// works on whatever table its handle holds, on the device it is placed on.
 //
 // Shape functions check what is knowable at graph time: values paired with
 // keys are keys.shape + [dim], exists masks are keys.shape, default rows are
@@ -61,7 +64,7 @@ absl::Status FindShape(InferenceContext* c) {
 
 }  // namespace
 
-REGISTER_OP("TFRA>CuckooHashTableOfTensors")
+REGISTER_OP("TFRA>HashTableOfTensors")
     .Output("table_handle: resource")
     .Attr("container: string = ''")
     .Attr("shared_name: string = ''")
@@ -77,10 +80,11 @@ REGISTER_OP("TFRA>CuckooHashTableOfTensors")
     .Attr("admit_after: int = 0")
     .Attr("sketch_width: int = 4096")
     .Attr("track_meta: bool = false")
+    .Attr("backend: string = 'cpu'")
     .SetIsStateful()
     .SetShapeFn(shape_inference::ScalarShape);
 
-REGISTER_OP("TFRA>CuckooHashTableFind")
+REGISTER_OP("TFRA>HashTableFind")
     .Input("table_handle: resource")
     .Input("keys: Tin")
     .Input("default_value: Tout")
@@ -90,7 +94,7 @@ REGISTER_OP("TFRA>CuckooHashTableFind")
     .SetIsStateful()
     .SetShapeFn(FindShape);
 
-REGISTER_OP("TFRA>CuckooHashTableFindWithExists")
+REGISTER_OP("TFRA>HashTableFindWithExists")
     .Input("table_handle: resource")
     .Input("keys: Tin")
     .Input("default_value: Tout")
@@ -102,7 +106,7 @@ REGISTER_OP("TFRA>CuckooHashTableFindWithExists")
     .SetShapeFn(FindShape);
 
 // dropped: the keys a bounded table refused (admission) or evicted.
-REGISTER_OP("TFRA>CuckooHashTableInsert")
+REGISTER_OP("TFRA>HashTableInsert")
     .Input("table_handle: resource")
     .Input("keys: Tin")
     .Input("values: Tout")
@@ -122,7 +126,7 @@ REGISTER_OP("TFRA>CuckooHashTableInsert")
       return CheckRowsMatchKeys(c, 2, "values");
     });
 
-REGISTER_OP("TFRA>CuckooHashTableAccum")
+REGISTER_OP("TFRA>HashTableAccum")
     .Input("table_handle: resource")
     .Input("keys: key_dtype")
     .Input("values_or_deltas: value_dtype")
@@ -139,7 +143,7 @@ REGISTER_OP("TFRA>CuckooHashTableAccum")
                    c->Merge(c->input(3), c->input(1), &exists));
     });
 
-REGISTER_OP("TFRA>CuckooHashTableRemove")
+REGISTER_OP("TFRA>HashTableRemove")
     .Input("table_handle: resource")
     .Input("keys: Tin")
     .Attr("Tin: " TFRA_KEY_TYPES)
@@ -147,18 +151,18 @@ REGISTER_OP("TFRA>CuckooHashTableRemove")
     .SetIsStateful()
     .SetShapeFn(shape_inference::NoOutputs);
 
-REGISTER_OP("TFRA>CuckooHashTableClear")
+REGISTER_OP("TFRA>HashTableClear")
     .Input("table_handle: resource")
     .SetIsStateful()
     .SetShapeFn(shape_inference::NoOutputs);
 
-REGISTER_OP("TFRA>CuckooHashTableSize")
+REGISTER_OP("TFRA>HashTableSize")
     .Input("table_handle: resource")
     .Output("size: int64")
     .SetIsStateful()
     .SetShapeFn(shape_inference::ScalarShape);
 
-REGISTER_OP("TFRA>CuckooHashTableExport")
+REGISTER_OP("TFRA>HashTableExport")
     .Input("table_handle: resource")
     .Output("keys: Tkeys")
     .Output("values: Tvalues")
@@ -172,7 +176,7 @@ REGISTER_OP("TFRA>CuckooHashTableExport")
       return absl::OkStatus();
     });
 
-REGISTER_OP("TFRA>CuckooHashTableImport")
+REGISTER_OP("TFRA>HashTableImport")
     .Input("table_handle: resource")
     .Input("keys: Tin")
     .Input("values: Tout")
@@ -181,7 +185,7 @@ REGISTER_OP("TFRA>CuckooHashTableImport")
     .SetIsStateful()
     .SetShapeFn([](InferenceContext* c) { return CheckRowsMatchKeys(c, 2, "values"); });
 
-REGISTER_OP("TFRA>CuckooHashTableSaveToFileSystem")
+REGISTER_OP("TFRA>HashTableSaveToFileSystem")
     .Input("table_handle: resource")
     .Input("dirpath: string")
     .Input("file_name: string")
@@ -191,7 +195,7 @@ REGISTER_OP("TFRA>CuckooHashTableSaveToFileSystem")
     .SetIsStateful()
     .SetShapeFn(shape_inference::NoOutputs);
 
-REGISTER_OP("TFRA>CuckooHashTableLoadFromFileSystem")
+REGISTER_OP("TFRA>HashTableLoadFromFileSystem")
     .Input("table_handle: resource")
     .Input("dirpath: string")
     .Input("file_name: string")

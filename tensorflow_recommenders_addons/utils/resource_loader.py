@@ -101,7 +101,7 @@ class LazySO:
   Example:
     >>> from tensorflow_recommenders_addons.utils.resource_loader import LazySO
     >>> lib = LazySO("_cuckoo_hashtable_ops.so")
-    >>> hasattr(lib.ops, "tfra_cuckoo_hash_table_find")
+    >>> hasattr(lib.ops, "tfra_hash_table_find")
     True
   """
 

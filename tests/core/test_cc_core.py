@@ -6,7 +6,10 @@ corpus replay kv_file_test.cc, ...) is linked into one binary,
 built three ways: plain (-O2), with ThreadSanitizer and with
 AddressSanitizer + UndefinedBehaviorSanitizer. The sanitizer builds run the
 same tests, including the concurrent stress tests, at TFRA_TEST_SCALE=1
-(small sizes). Sources compile in parallel, one compiler per source.
+(small sizes). Sources compile in parallel, one compiler per source, through
+ccache when it is installed (an unchanged source is not recompiled by the
+next run on the machine). TFRA_QUICK=1 (scripts/test.sh --quick) runs the
+plain build only.
 """
 
 import glob
@@ -17,7 +20,9 @@ import subprocess
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SOURCES = sorted(glob.glob(os.path.join(ROOT, "cc", "core", "tests", "*_test.cc")))
+SOURCES = (sorted(glob.glob(os.path.join(ROOT, "cc", "core", "tests", "*_test.cc"))) +
+           # backend registrations (cpu_backend.cc, ...) for the conformance suite
+           sorted(glob.glob(os.path.join(ROOT, "cc", "core", "*.cc"))))
 
 BUILDS = {
     "plain": ["-O2"],
@@ -35,12 +40,13 @@ def _build(build, tmp_path):
   # -g1: line tables, enough for sanitizer stack traces, at half the compile
   # time of -g.
   flags = ["-std=c++17", "-g1", f"-I{ROOT}"] + BUILDS[build]
+  compiler = (["ccache"] if shutil.which("ccache") else []) + ["g++"]
   objects, procs = [], []
   for source in SOURCES:
     obj = str(tmp_path / (os.path.basename(source) + ".o"))
     objects.append(obj)
     procs.append((source, subprocess.Popen(
-        ["g++"] + flags + ["-c", source, "-o", obj],
+        compiler + flags + ["-c", source, "-o", obj],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
   for source, proc in procs:
     out, _ = proc.communicate()
@@ -54,6 +60,8 @@ def _build(build, tmp_path):
 
 @pytest.mark.parametrize("build", sorted(BUILDS))
 def test_table_core(build, tmp_path):
+  if build != "plain" and os.environ.get("TFRA_QUICK") == "1":
+    pytest.skip("TFRA_QUICK=1: sanitizer builds run in the full suite")
   if shutil.which("g++") is None or not _have_gtest():
     pytest.fail("g++ and GoogleTest (apt: libgtest-dev) are required; "
                 "run scripts/install.sh --dev")

@@ -24,8 +24,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
 SERVING = os.path.join(ROOT, "examples", "serving")
 NUM_ITEMS = 100
 # The table reads of a lookup; every other TFRA op writes (or exports).
-READ_ONLY_TFRA_OPS = {"TFRA>CuckooHashTableFind",
-                      "TFRA>CuckooHashTableFindWithExists", "TFRA>Unique",
+READ_ONLY_TFRA_OPS = {"TFRA>HashTableFind",
+                      "TFRA>HashTableFindWithExists", "TFRA>Unique",
                       "TFRA>SegmentSumRows"}
 KNOWN_USERS = ["user_0", "user_7", "user_42", "user_123", "user_299"]
 
@@ -141,7 +141,7 @@ def test_exported_functions_only_read(loaded, name):
   variable (a training-mode Keras 3 layer call assigns its row buffer's
   flag)."""
   ops = _op_types(getattr(loaded, name))
-  assert "TFRA>CuckooHashTableFindWithExists" in ops
+  assert "TFRA>HashTableFindWithExists" in ops
   assert {op for op in ops if op.startswith("TFRA>")} <= READ_ONLY_TFRA_OPS
   assert [op for op in ops if "Assign" in op or op.startswith(
       ("ResourceScatter", "ResourceApply"))] == []

@@ -31,7 +31,6 @@ namespace bounds_testing {
 
 constexpr int64_t kDim = 2;
 
-using testing_util::AddFloat;
 using testing_util::Scale;
 using testing_util::ThreadsPF;
 
@@ -52,8 +51,6 @@ std::unique_ptr<CpuHashTable<K>> MakeBounded(const TableBounds& bounds,
                                              int shards, int64_t dim = kDim) {
   CpuHashTableOptions opt;
   opt.dim = dim;
-  opt.value_bytes = sizeof(float);
-  opt.accum = &AddFloat;
   opt.num_shards = shards;
   opt.bounds = bounds;
   std::unique_ptr<CpuHashTable<K>> t;

@@ -335,7 +335,6 @@ class RejectsBounds : public ::testing::TestWithParam<BadBounds> {};
 
 TEST_P(RejectsBounds, WithInvalidArgument) {
   CpuHashTableOptions opt;
-  opt.accum = &AddFloat;
   opt.bounds = GetParam().bounds;
   std::unique_ptr<CpuHashTable<int64_t>> t;
   EXPECT_EQ(CpuHashTable<int64_t>::Create(opt, &t).code(), Code::kInvalidArgument);
@@ -378,7 +377,6 @@ INSTANTIATE_TEST_SUITE_P(Bounds, RejectsBounds, ::testing::ValuesIn(BadBoundsCas
 
 TEST(Validation, AcceptsLimitValues) {
   CpuHashTableOptions opt;
-  opt.accum = &AddFloat;
   opt.bounds.admit_after = 255;
   opt.bounds.sketch_width = 16;
   opt.bounds.max_capacity = 1;

@@ -22,7 +22,6 @@ namespace tfra {
 namespace core {
 namespace {
 
-using testing_util::AddFloat;
 using testing_util::Scale;
 using testing_util::ThreadsPF;
 
@@ -31,8 +30,6 @@ std::unique_ptr<CpuHashTable<K>> MakeTable(int64_t dim, int shards = 8,
                                            int64_t init = 0) {
   CpuHashTableOptions opt;
   opt.dim = dim;
-  opt.value_bytes = sizeof(float);
-  opt.accum = &AddFloat;
   opt.num_shards = shards;
   opt.init_size = init;
   std::unique_ptr<CpuHashTable<K>> t;
@@ -55,7 +52,6 @@ TEST(Crc32c, KnownVector) {
 
 TEST(CpuHashTable, RejectsBadOptions) {
   CpuHashTableOptions opt;
-  opt.accum = &AddFloat;
   opt.dim = 0;
   std::unique_ptr<CpuHashTable<int64_t>> t;
   EXPECT_EQ(CpuHashTable<int64_t>::Create(opt, &t).code(), Code::kInvalidArgument);
@@ -159,7 +155,7 @@ TEST(CpuHashTable, GrowthKeepsEveryEntryAndExportIsComplete) {
   size_t total = 0;
   ASSERT_TRUE(t->export_snapshot(
       [&](size_t tot) { total = tot; return Status::OK(); },
-      [&](const int64_t* k, const char* v, size_t c) {
+      [&](const int64_t* k, const char* v, const RowMeta*, size_t c) {
         const float* f = reinterpret_cast<const float*>(v);
         for (size_t i = 0; i < c; ++i) exported[k[i]] = std::vector<float>(f + i * 4, f + i * 4 + 4);
         return Status::OK();

@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "cc/core/table_interface.h"
+#include "cc/core/table.h"
 
 namespace tfra {
 namespace core {
@@ -19,13 +19,6 @@ namespace testing_util {
 inline int Scale() {
   const char* s = std::getenv("TFRA_TEST_SCALE");
   return s == nullptr ? 1 : std::max(1, std::atoi(s));
-}
-
-// Element-wise add of float rows (the RowAccumFn of the tests' tables).
-inline void AddFloat(char* dst, const char* src, int64_t dim) {
-  float* d = reinterpret_cast<float*>(dst);
-  const float* s = reinterpret_cast<const float*>(src);
-  for (int64_t i = 0; i < dim; ++i) d[i] += s[i];
 }
 
 // A ParallelFor backed by std::thread, splitting [0, total) in `threads`.

@@ -59,7 +59,7 @@ class BoundedTableMethods:
       ([(1, 2, 2), (2, 2, 1)], 2)
     """
     with tf.name_scope(name or "export_with_meta"):
-      out = self._bounded_ops().tfra_cuckoo_hash_table_export_with_meta(
+      out = self._bounded_ops().tfra_hash_table_export_with_meta(
           self.resource_handle, Tkeys=self._key_dtype,
           Tvalues=self._value_dtype)
     out[1].set_shape([None, self._dim])
@@ -89,7 +89,7 @@ class BoundedTableMethods:
     columns = [v.to_tensor(arg, col, tf.int64) for arg, col in
                (("versions", versions), ("freqs", freqs), ("scores", scores))]
     with tf.name_scope(name or "import_with_meta"):
-      return self._bounded_ops().tfra_cuckoo_hash_table_import_with_meta(
+      return self._bounded_ops().tfra_hash_table_import_with_meta(
           self.resource_handle, keys, values, *columns,
           v.to_tensor("clock", clock, tf.int64))
 
@@ -129,7 +129,7 @@ class BoundedTableMethods:
           "create it with track_changes=True (or a capacity, TTL or "
           "admission)")
     with tf.name_scope(name or "export_delta"):
-      out = self._bounded_ops().tfra_cuckoo_hash_table_export_delta(
+      out = self._bounded_ops().tfra_hash_table_export_delta(
           self.resource_handle, v.to_tensor("since", since, tf.int64),
           Tkeys=self._key_dtype, Tvalues=self._value_dtype)
     out[1].set_shape([None, self._dim])
@@ -174,7 +174,7 @@ class BoundedTableMethods:
     """The admission counts, `[4, width]` int32 summed over shards (`[4, 0]`
     without admission)."""
     with tf.name_scope(name or "export_sketch"):
-      return self._bounded_ops().tfra_cuckoo_hash_table_export_sketch(
+      return self._bounded_ops().tfra_hash_table_export_sketch(
           self.resource_handle)
 
   def import_sketch(self, sketch, name=None):
@@ -185,7 +185,7 @@ class BoundedTableMethods:
       tf.errors.InvalidArgumentError: a sketch of another width.
     """
     with tf.name_scope(name or "import_sketch"):
-      return self._bounded_ops().tfra_cuckoo_hash_table_import_sketch(
+      return self._bounded_ops().tfra_hash_table_import_sketch(
           self.resource_handle, v.to_tensor("sketch", sketch, tf.int32))
 
   def _meta_tensors(self):

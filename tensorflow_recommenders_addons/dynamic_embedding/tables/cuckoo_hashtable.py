@@ -117,7 +117,7 @@ class CuckooHashTable(bounded.BoundedTableMethods,
     _ = self.resource_handle  # create the table now, on `device`
 
   def _create_resource(self):
-    return _ops().tfra_cuckoo_hash_table_of_tensors(
+    return _ops().tfra_hash_table_of_tensors(
         key_dtype=self._key_dtype,
         value_dtype=self._value_dtype,
         value_shape=[self._dim],
@@ -172,7 +172,7 @@ class CuckooHashTable(bounded.BoundedTableMethods,
       2
     """
     with tf.name_scope(name or f"{_op_name(self._name)}_Size"):
-      return _ops().tfra_cuckoo_hash_table_size(self.resource_handle)
+      return _ops().tfra_hash_table_size(self.resource_handle)
 
   def lookup(self, keys, dynamic_default_values=None, return_exists=False,
              name=None):
@@ -214,9 +214,9 @@ class CuckooHashTable(bounded.BoundedTableMethods,
       v.check_rows("dynamic_default_values", defaults, keys, self._dim)
     with tf.name_scope(name or f"{_op_name(self._name)}_lookup"):
       if return_exists:
-        return _ops().tfra_cuckoo_hash_table_find_with_exists(
+        return _ops().tfra_hash_table_find_with_exists(
             self.resource_handle, keys, defaults)
-      return _ops().tfra_cuckoo_hash_table_find(self.resource_handle, keys,
+      return _ops().tfra_hash_table_find(self.resource_handle, keys,
                                                 defaults)
 
   def insert(self, keys, values, name=None, scores=None,
@@ -251,7 +251,7 @@ class CuckooHashTable(bounded.BoundedTableMethods,
     values = v.to_tensor("values", values, self._value_dtype)
     v.check_rows("values", values, keys, self._dim)
     with tf.name_scope(name or f"{_op_name(self._name)}_insert"):
-      dropped = _ops().tfra_cuckoo_hash_table_insert(
+      dropped = _ops().tfra_hash_table_insert(
           self.resource_handle, keys, values, self._scores_for(keys, scores))
     return _result(dropped, return_dropped)
 
@@ -300,7 +300,7 @@ class CuckooHashTable(bounded.BoundedTableMethods,
       raise v.invalid(f"exists: expected shape {keys.shape} (keys.shape) but "
                       f"got {exists.shape}")
     with tf.name_scope(name or f"{_op_name(self._name)}_accum"):
-      dropped = _ops().tfra_cuckoo_hash_table_accum(self.resource_handle,
+      dropped = _ops().tfra_hash_table_accum(self.resource_handle,
                                                     keys, values, exists)
     return _result(dropped, return_dropped)
 
@@ -325,7 +325,7 @@ class CuckooHashTable(bounded.BoundedTableMethods,
     """
     keys = v.to_tensor("keys", keys, self._key_dtype)
     with tf.name_scope(name or f"{_op_name(self._name)}_remove"):
-      return _ops().tfra_cuckoo_hash_table_remove(
+      return _ops().tfra_hash_table_remove(
           self.resource_handle, keys, Tout=self._value_dtype)
 
   def clear(self, name=None):
@@ -341,7 +341,7 @@ class CuckooHashTable(bounded.BoundedTableMethods,
       0
     """
     with tf.name_scope(name or f"{_op_name(self._name)}_clear"):
-      return _ops().tfra_cuckoo_hash_table_clear(self.resource_handle)
+      return _ops().tfra_hash_table_clear(self.resource_handle)
 
   def export(self, name=None):
     """Returns all `(keys, values)`: a consistent snapshot, in no fixed order.
@@ -358,7 +358,7 @@ class CuckooHashTable(bounded.BoundedTableMethods,
       [[4], [[4.0]]]
     """
     with tf.name_scope(name or f"{_op_name(self._name)}_export"):
-      keys, values = _ops().tfra_cuckoo_hash_table_export(
+      keys, values = _ops().tfra_hash_table_export(
           self.resource_handle, Tkeys=self._key_dtype,
           Tvalues=self._value_dtype)
     values.set_shape([None, self._dim])
@@ -391,7 +391,7 @@ class CuckooHashTable(bounded.BoundedTableMethods,
     values = v.to_tensor("values", values, self._value_dtype)
     v.check_rows("values", values, keys, self._dim)
     with tf.name_scope(name or f"{_op_name(self._name)}_import"):
-      return _ops().tfra_cuckoo_hash_table_import(self.resource_handle, keys,
+      return _ops().tfra_hash_table_import(self.resource_handle, keys,
                                                   values)
 
   def save_to_file_system(self, dirpath, file_name=None,
@@ -431,7 +431,7 @@ class CuckooHashTable(bounded.BoundedTableMethods,
     file_streams.check_not_append(append_to_file)
     dirpath = file_streams.resolve_dirpath(dirpath, dirpath_env)
     with tf.name_scope(name or f"{_op_name(self._name)}_save"):
-      return _ops().tfra_cuckoo_hash_table_save_to_file_system(
+      return _ops().tfra_hash_table_save_to_file_system(
           self.resource_handle, dirpath, _file_name(file_name, self._name),
           key_dtype=self._key_dtype, value_dtype=self._value_dtype,
           buffer_size=int(buffer_size))
@@ -477,7 +477,7 @@ class CuckooHashTable(bounded.BoundedTableMethods,
     """
     dirpath = file_streams.resolve_dirpath(dirpath, dirpath_env)
     with tf.name_scope(name or f"{_op_name(self._name)}_load"):
-      return _ops().tfra_cuckoo_hash_table_load_from_file_system(
+      return _ops().tfra_hash_table_load_from_file_system(
           self.resource_handle, dirpath, _file_name(file_name, self._name),
           key_dtype=self._key_dtype, value_dtype=self._value_dtype,
           load_entire_dir=bool(load_entire_dir), buffer_size=int(buffer_size))
@@ -496,7 +496,7 @@ class CuckooHashTable(bounded.BoundedTableMethods,
       return tf.no_op()
     if self._config.bounded and "-versions" in restored_tensors:
       return self._restore_meta_tensors(restored_tensors)
-    return _ops().tfra_cuckoo_hash_table_import(
+    return _ops().tfra_hash_table_import(
         self.resource_handle, restored_tensors["-keys"],
         restored_tensors["-values"])
 

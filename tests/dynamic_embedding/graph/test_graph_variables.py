@@ -170,7 +170,7 @@ def test_wrappers_stay_on_the_worker_under_replica_device_setter():
                                               return_trainable=True)
       step = tf.compat.v1.train.get_or_create_global_step()
   tables = [op.device for op in graph.get_operations()
-            if op.type == "TFRA>CuckooHashTableOfTensors"]
+            if op.type == "TFRA>HashTableOfTensors"]
   assert tables == ["/job:ps/task:0"] * 2
   assert wrapper.handle.op.device == "/job:worker/task:1"
   assert wrapper.ids.handle.op.device == "/job:worker/task:1"

@@ -137,13 +137,13 @@ def test_variable_refuses_disagreeing_header(samples, file_of, case):
 
 # The raw export ops -> a call with another Tvalues than the table's.
 EXPORTS = {
-    "export": lambda ops, t, wrong: ops.tfra_cuckoo_hash_table_export(
+    "export": lambda ops, t, wrong: ops.tfra_hash_table_export(
         t.resource_handle, Tkeys=tf.int64, Tvalues=wrong),
     "export_with_meta": lambda ops, t, wrong:
-        ops.tfra_cuckoo_hash_table_export_with_meta(
+        ops.tfra_hash_table_export_with_meta(
             t.resource_handle, Tkeys=tf.int64, Tvalues=wrong),
     "export_delta": lambda ops, t, wrong:
-        ops.tfra_cuckoo_hash_table_export_delta(
+        ops.tfra_hash_table_export_delta(
             t.resource_handle, tf.constant(0, tf.int64), Tkeys=tf.int64,
             Tvalues=wrong),
 }

@@ -181,38 +181,38 @@ RAW = LIBRARIES["_cuckoo_hashtable_ops.so"].ops
 NO_SCORES = tf.zeros([0], tf.int64)
 
 RAW_CALLS = {
-    "insert_key_dtype": (lambda t, k, v: RAW.tfra_cuckoo_hash_table_insert(
+    "insert_key_dtype": (lambda t, k, v: RAW.tfra_hash_table_insert(
         t.resource_handle, wrong_dtype_keys(t), v, NO_SCORES), "keys"),
-    "insert_value_dtype": (lambda t, k, v: RAW.tfra_cuckoo_hash_table_insert(
+    "insert_value_dtype": (lambda t, k, v: RAW.tfra_hash_table_insert(
         t.resource_handle, k, _f64(v), NO_SCORES), "values"),
-    "insert_count": (lambda t, k, v: RAW.tfra_cuckoo_hash_table_insert(
+    "insert_count": (lambda t, k, v: RAW.tfra_hash_table_insert(
         t.resource_handle, k, v[:-1], NO_SCORES), "values"),
-    "insert_scores_count": (lambda t, k, v: RAW.tfra_cuckoo_hash_table_insert(
+    "insert_scores_count": (lambda t, k, v: RAW.tfra_hash_table_insert(
         t.resource_handle, k, v, tf.zeros([N - 1], tf.int64)), "scores"),
-    "find_key_dtype": (lambda t, k, v: RAW.tfra_cuckoo_hash_table_find(
+    "find_key_dtype": (lambda t, k, v: RAW.tfra_hash_table_find(
         t.resource_handle, wrong_dtype_keys(t), v[0]), "keys"),
-    "find_default_dtype": (lambda t, k, v: RAW.tfra_cuckoo_hash_table_find(
+    "find_default_dtype": (lambda t, k, v: RAW.tfra_hash_table_find(
         t.resource_handle, k, _f64(v[0])), "default_value"),
-    "find_default_dim": (lambda t, k, v: RAW.tfra_cuckoo_hash_table_find(
+    "find_default_dim": (lambda t, k, v: RAW.tfra_hash_table_find(
         t.resource_handle, k, tf.ones([DIM + 1])), "default_value"),
-    "accum_exists": (lambda t, k, v: RAW.tfra_cuckoo_hash_table_accum(
+    "accum_exists": (lambda t, k, v: RAW.tfra_hash_table_accum(
         t.resource_handle, k, v, tf.ones([N + 1], tf.bool)), "exists"),
-    "accum_value_dtype": (lambda t, k, v: RAW.tfra_cuckoo_hash_table_accum(
+    "accum_value_dtype": (lambda t, k, v: RAW.tfra_hash_table_accum(
         t.resource_handle, k, _f64(v), tf.ones([N], tf.bool)),
                           "values_or_deltas"),
-    "remove_key_dtype": (lambda t, k, v: RAW.tfra_cuckoo_hash_table_remove(
+    "remove_key_dtype": (lambda t, k, v: RAW.tfra_hash_table_remove(
         t.resource_handle, wrong_dtype_keys(t), Tout=tf.float32), "keys"),
-    "export_key_dtype": (lambda t, k, v: RAW.tfra_cuckoo_hash_table_export(
+    "export_key_dtype": (lambda t, k, v: RAW.tfra_hash_table_export(
         t.resource_handle, Tkeys=other_key_dtype(t.key_dtype),
         Tvalues=tf.float32), "keys"),
-    "import_value_dtype": (lambda t, k, v: RAW.tfra_cuckoo_hash_table_import(
+    "import_value_dtype": (lambda t, k, v: RAW.tfra_hash_table_import(
         t.resource_handle, k, _f64(v)), "values"),
     "save_file_name_slash": (
-        lambda t, k, v: RAW.tfra_cuckoo_hash_table_save_to_file_system(
+        lambda t, k, v: RAW.tfra_hash_table_save_to_file_system(
             t.resource_handle, "/tmp", "a/b", key_dtype=t.key_dtype,
             value_dtype=tf.float32), "file_name"),
     "load_dirpath_not_scalar": (
-        lambda t, k, v: RAW.tfra_cuckoo_hash_table_load_from_file_system(
+        lambda t, k, v: RAW.tfra_hash_table_load_from_file_system(
             t.resource_handle, ["/tmp", "/tmp"], "x", key_dtype=t.key_dtype,
             value_dtype=tf.float32), "dirpath"),
 }
@@ -246,18 +246,18 @@ def test_raw_op_rejects_bad_input_in_a_graph(samples, table, expect_rejected,
 # Static shapes that contradict each other: the ops' shape functions reject
 # them when the graph is built, naming the argument.
 SHAPE_FN_CALLS = {
-    "insert_count": (lambda t, k, v: RAW.tfra_cuckoo_hash_table_insert(
+    "insert_count": (lambda t, k, v: RAW.tfra_hash_table_insert(
         t.resource_handle, k, v[:-1], NO_SCORES), "values"),
-    "insert_scores_count": (lambda t, k, v: RAW.tfra_cuckoo_hash_table_insert(
+    "insert_scores_count": (lambda t, k, v: RAW.tfra_hash_table_insert(
         t.resource_handle, k, v, tf.zeros([N - 1], tf.int64)), "scores"),
-    "insert_dim_vs_rank": (lambda t, k, v: RAW.tfra_cuckoo_hash_table_insert(
+    "insert_dim_vs_rank": (lambda t, k, v: RAW.tfra_hash_table_insert(
         t.resource_handle, k, tf.ones([N, 1, DIM]), NO_SCORES), "values"),
-    "import_count": (lambda t, k, v: RAW.tfra_cuckoo_hash_table_import(
+    "import_count": (lambda t, k, v: RAW.tfra_hash_table_import(
         t.resource_handle, k, v[:-1]), "values"),
-    "accum_count": (lambda t, k, v: RAW.tfra_cuckoo_hash_table_accum(
+    "accum_count": (lambda t, k, v: RAW.tfra_hash_table_accum(
         t.resource_handle, k, v[:-1], tf.ones([N], tf.bool)),
                     "values_or_deltas"),
-    "accum_exists": (lambda t, k, v: RAW.tfra_cuckoo_hash_table_accum(
+    "accum_exists": (lambda t, k, v: RAW.tfra_hash_table_accum(
         t.resource_handle, k, v, tf.ones([N + 1], tf.bool)), "exists"),
 }
 
@@ -288,7 +288,7 @@ def test_create_kernel_rejects_bad_attributes(case):
   attrs = dict(dict(key_dtype=tf.int64, value_dtype=tf.float32,
                     value_shape=[DIM]), **attrs)
   with pytest.raises(tf.errors.InvalidArgumentError, match=arg):
-    RAW.tfra_cuckoo_hash_table_of_tensors(**attrs)
+    RAW.tfra_hash_table_of_tensors(**attrs)
 
 
 CONSTRUCTION = {
