@@ -10,6 +10,9 @@ Fixtures:
   eager_or_function        runs a callable eagerly or inside tf.function
   shard_devices            1, 2 or 3 logical CPU devices (one table each)
   samples                  deterministic sample keys/values and a dict reference
+  table_backend            every table backend (tests/conformance): a
+                           TableBackend with `name` and `creator(config)`;
+                           backends not built here skip with the reason
 """
 
 import os
@@ -176,3 +179,48 @@ def eager_or_function(request):
 def shard_devices(request):
   """Device lists for a de.Variable with 1, 2 or 3 shards."""
   return CPU_DEVICES[:request.param]
+
+
+class TableBackend:
+  """One table backend for the conformance suite: its name and a function
+  building its `de.KVCreator` from a backend config (None: defaults)."""
+
+  def __init__(self, name, make_creator):
+    self.name = name
+    self._make_creator = make_creator
+
+  def creator(self, config=None, saver=None):
+    return self._make_creator(config, saver)
+
+  def __repr__(self):
+    return f"TableBackend({self.name!r})"
+
+
+def _cpu_creator(config, saver):
+  from tensorflow_recommenders_addons import dynamic_embedding as de  # pylint: disable=import-outside-toplevel
+  return de.CuckooHashTableCreator(config, saver=saver)
+
+
+def _not_built(reason):
+  def make(config, saver):  # pylint: disable=unused-argument
+    pytest.skip(reason)
+  return make
+
+
+# A backend joins the suite by adding an entry here (with its marker).
+TABLE_BACKENDS = [
+    pytest.param(TableBackend("cpu", _cpu_creator), id="cpu"),
+    pytest.param(TableBackend("gpu", _not_built(
+        "needs_gpu: no CUDA table backend is built into this op library "
+        "(and no GPU here)")), id="gpu", marks=pytest.mark.needs_gpu),
+    pytest.param(TableBackend("redis", _not_built(
+        "needs_redis: the Redis table backend is not built into this op "
+        "library")), id="redis", marks=pytest.mark.needs_redis),
+]
+
+
+@pytest.fixture(params=TABLE_BACKENDS)
+def table_backend(request):
+  backend = request.param
+  backend.creator()  # skips a backend that is not available here
+  return backend

@@ -37,6 +37,8 @@ Tables and their creators:
                            admission, TTL, change tracking)
   KVCreator                base class of table creators (pluggable backends)
   CuckooHashTableCreator   the default creator
+  register_kv_creator      makes a creator class rebuildable from its config
+  kv_creator_from_config   rebuilds a registered creator from get_config()
 
 TFRA helpers:
   math                     sparse_fill_empty_rows, sparse_reshape,
@@ -65,6 +67,8 @@ from tensorflow_recommenders_addons.dynamic_embedding.partition import default_p
 from tensorflow_recommenders_addons.dynamic_embedding.restrict_policies import FrequencyRestrictPolicy
 from tensorflow_recommenders_addons.dynamic_embedding.restrict_policies import RestrictPolicy
 from tensorflow_recommenders_addons.dynamic_embedding.restrict_policies import TimestampRestrictPolicy
+from tensorflow_recommenders_addons.dynamic_embedding.tables.base import kv_creator_from_config
+from tensorflow_recommenders_addons.dynamic_embedding.tables.base import register_kv_creator
 from tensorflow_recommenders_addons.dynamic_embedding.tables.cuckoo_hashtable import CuckooHashTable
 from tensorflow_recommenders_addons.dynamic_embedding.tables.kv_creator import CuckooHashTableConfig
 from tensorflow_recommenders_addons.dynamic_embedding.tables.kv_creator import CuckooHashTableCreator
@@ -116,8 +120,10 @@ __all__ = [
     "enable_train_mode",
     "get_model_mode",
     "get_variable",
+    "kv_creator_from_config",
     "keras",
     "math",
+    "register_kv_creator",
     "safe_embedding_lookup_sparse",
     "segment_sum_rows",
     "shadow_ops",

@@ -19,48 +19,20 @@ cc/core/row_meta.h); this mixin gives the variable what spans its shards:
 
 import tensorflow as tf
 
-from tensorflow_recommenders_addons.dynamic_embedding.tables.kv_creator import CuckooHashTableConfig
-from tensorflow_recommenders_addons.dynamic_embedding.tables.kv_creator import CuckooHashTableCreator
 
 
 def table_configs(kv_creator, shard_num, restrict_policy):
-  """The config of each shard table of a variable, or Nones (a creator of
-  another kind builds its tables its own way). A capacity is split exactly:
-  the first `max_capacity % shard_num` tables get one row more."""
-  config = getattr(kv_creator, "config", None)
-  if not isinstance(kv_creator, CuckooHashTableCreator) or \
-      not isinstance(config, CuckooHashTableConfig):
-    return [None] * shard_num
-  changes = {}
-  if restrict_policy is not None and not config.bounded:
-    changes["track_changes"] = True
-  if config.max_capacity and shard_num > 1:
-    if config.max_capacity < shard_num:
-      # A shard needs room for one row; more shards than rows would hold
-      # more rows than max_capacity.
-      raise tf.errors.InvalidArgumentError(
-          None, None, f"max_capacity: {config.max_capacity} rows cannot be "
-          f"split over {shard_num} devices (each shard holds at least one "
-          "row); use fewer devices or a larger max_capacity")
-    share, extra = divmod(config.max_capacity, shard_num)
-    return [config.replace(max_capacity=share + (idx < extra),
-                           **changes) for idx in range(shard_num)]
-  config = config.replace(**changes) if changes else config
-  return [config] * shard_num
+  """The config of each shard table of a variable: the creator's
+  `shard_configs` hook (the CPU creator splits `max_capacity` exactly and
+  switches bookkeeping on for a restrict policy)."""
+  return kv_creator.shard_configs(shard_num, restrict_policy)
 
 
 def follower_creator(kv_creator):
-  """The creator of a variable's optimizer slot tables: the variable's,
-  without bounds (slot rows follow their rows' evictions instead)."""
-  config = getattr(kv_creator, "config", None)
-  if isinstance(kv_creator, CuckooHashTableCreator) and \
-      isinstance(config, CuckooHashTableConfig) and config.bounded:
-    return CuckooHashTableCreator(
-        config.replace(max_capacity=0, ttl=0, admit_after=0,
-                       track_changes=False, evict_strategy="lru",
-                       gen_scores_fn=None),
-        saver=kv_creator.saver)
-  return kv_creator
+  """The creator of a variable's optimizer slot tables: the creator's
+  `follower` hook (for the CPU creator, its config without bounds: slot rows
+  follow their rows' evictions instead)."""
+  return kv_creator.follower()
 
 
 class BoundedVariable:
@@ -72,7 +44,7 @@ class BoundedVariable:
   def bounded(self):
     """Whether the tables keep bookkeeping (capacity, TTL, admission,
     restrict policy or `track_changes`)."""
-    return self._table_config is not None and self._table_config.bounded
+    return bool(getattr(self._table_config, "bounded", False))
 
   def _write_dropping(self, method, keys, *columns, **kwargs):
     """`table.<method>(...)` on every shard; the keys the shards dropped are

@@ -15,6 +15,7 @@ from tensorflow_recommenders_addons.dynamic_embedding.initializers import RowIni
 from tensorflow_recommenders_addons.dynamic_embedding.partition import Routing
 from tensorflow_recommenders_addons.dynamic_embedding.partition import default_partition_fn
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
+from tensorflow_recommenders_addons.dynamic_embedding.tables import base as table_base
 from tensorflow_recommenders_addons.dynamic_embedding.tables.kv_creator import CuckooHashTableCreator
 from tensorflow_recommenders_addons.dynamic_embedding.tables.kv_creator import KVCreator
 from tensorflow_recommenders_addons.dynamic_embedding import bounds
@@ -142,6 +143,10 @@ class Variable(saving.VariableSaving, training_hooks.TrainingHooks,
               device=device,
               **({} if configs[idx] is None else {"config": configs[idx]})))
     for table in tables:  # SavedModels store rows with the tables
+      if self.bounded and not getattr(table, "bounded_capable", False):
+        raise table_base.missing_capability(
+            table, "per-row bookkeeping (max_capacity, TTL, admission, "
+            "track_changes or a restrict_policy)")
       if hasattr(table, "saved_model_rows"):
         table.saved_model_rows = self.checkpoint
     self._tables = tables

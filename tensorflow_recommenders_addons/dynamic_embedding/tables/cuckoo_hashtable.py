@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from tensorflow_recommenders_addons.dynamic_embedding import file_streams
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
+from tensorflow_recommenders_addons.dynamic_embedding.tables import base
 from tensorflow_recommenders_addons.dynamic_embedding.tables import bounded
 from tensorflow_recommenders_addons.utils.resource_loader import LIBRARIES
 
@@ -29,7 +30,7 @@ def _result(dropped, return_dropped):
   return None if tf.executing_eagerly() else dropped.op
 
 
-class CuckooHashTable(bounded.BoundedTableMethods,
+class CuckooHashTable(base.DynamicTable, bounded.BoundedTableMethods,
                       tf.saved_model.experimental.TrackableResource):
   """A mutable hash table from keys to fixed-size value vectors.
 
@@ -68,6 +69,9 @@ class CuckooHashTable(bounded.BoundedTableMethods,
     >>> t.lookup([2, 7]).numpy().tolist()
     [[2.0, 2.5], [0.0, 0.0]]
   """
+
+  backend = "cpu"
+  bounded_capable = True
 
   def __init__(self,
                key_dtype,
@@ -129,6 +133,7 @@ class CuckooHashTable(bounded.BoundedTableMethods,
         admit_after=self._config.admit_after,
         sketch_width=self._config.sketch_width,
         track_meta=self._config.bounded,
+        backend=self.backend,
         use_node_name_sharing=self._graph_shared and not tf.inside_function(),
         name=_op_name(self._name))
 

@@ -8,7 +8,10 @@ different creator, with no change to the code that uses the variable.
 
 import abc
 
+import tensorflow as tf
+
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
+from tensorflow_recommenders_addons.dynamic_embedding.tables import base
 from tensorflow_recommenders_addons.dynamic_embedding.tables.cuckoo_hashtable import CuckooHashTable
 
 
@@ -144,9 +147,13 @@ class CuckooHashTableConfig:
 class KVCreator(abc.ABC):
   """Base class of table creators.
 
-  Subclasses implement `create`, returning a table object with the
-  `CuckooHashTable` method set (`lookup`, `insert`, `accum`, `remove`,
-  `clear`, `size`, `export`, file-system save/load).
+  Subclasses implement `create`, returning a table implementing
+  `tables.base.DynamicTable` (the `CuckooHashTable` method set: `lookup`,
+  `insert`, `accum`, `remove`, `clear`, `size`, `export`, file-system
+  save/load). The hooks below have defaults a backend overrides where it
+  can do more (the CPU creator splits capacities over shards and gives slot
+  tables an unbounded config); `de.register_kv_creator` makes a subclass
+  rebuildable from `get_config()`.
 
   Args:
     config: Backend-specific configuration object, or None.
@@ -166,9 +173,60 @@ class KVCreator(abc.ABC):
     1
   """
 
+  #: The C++ table backend the creator's tables use (None: not a C++ one).
+  backend = None
+  #: The class of `config`, used by the default `from_config`.
+  config_class = None
+
   def __init__(self, config=None, saver=None):
     self.config = config
     self.saver = saver
+
+  def shard_configs(self, shard_num, restrict_policy=None):  # pylint: disable=unused-argument
+    """The config of each of a variable's `shard_num` tables (passed to
+    `create(config=...)`). Default: this creator's config for every shard.
+
+    Args:
+      shard_num: The variable's number of shard tables.
+      restrict_policy: The variable's restrict policy class, or None.
+
+    Returns:
+      A list of `shard_num` configs.
+    """
+    return [self.config] * shard_num
+
+  def follower(self):
+    """The creator of a variable's optimizer slot tables. Default: this one.
+
+    Returns:
+      A `KVCreator`.
+    """
+    return self
+
+  @classmethod
+  def from_config(cls, config, gen_scores_fn=None):
+    """Inverse of `get_config`: `cls(config_class(**config["config"]))`
+    with a `de.FileSystemSaver` saver rebuilt.
+
+    Args:
+      config: `get_config()` output.
+      gen_scores_fn: The CUSTOMIZED strategy's function, if any (for
+        configs that take one).
+
+    Returns:
+      The creator.
+    """
+    # Imported here: file_system_saver depends on this module's package.
+    from tensorflow_recommenders_addons.dynamic_embedding.file_system_saver import FileSystemSaver  # pylint: disable=import-outside-toplevel
+    table = dict(config.get("config") or {})
+    if gen_scores_fn is not None:
+      table["gen_scores_fn"] = gen_scores_fn
+    saver = config.get("saver")
+    table_config = None
+    if table and cls.config_class is not None:
+      table_config = cls.config_class(**table)
+    return cls(table_config,
+               saver=None if saver is None else FileSystemSaver(**saver))
 
   @abc.abstractmethod
   def create(self,
@@ -184,11 +242,16 @@ class KVCreator(abc.ABC):
     """Creates one table; see `CuckooHashTable` for the arguments."""
 
   def get_config(self):
-    """Returns a serializable description of the creator."""
+    """The creator as plain data: its class name, its config's
+    `get_config()` and its saver's config, if any."""
     cfg = self.config.get_config() if hasattr(self.config, "get_config") else None
-    return {"class_name": type(self).__name__, "config": cfg}
+    saver = self.saver
+    return {"class_name": type(self).__name__, "config": cfg,
+            "saver": saver.get_config() if hasattr(saver, "get_config")
+                     else None}
 
 
+@base.register_kv_creator
 class CuckooHashTableCreator(KVCreator):
   """Creates `CuckooHashTable` shards (the default backend).
 
@@ -210,31 +273,48 @@ class CuckooHashTableCreator(KVCreator):
     super().__init__(config if config is not None else CuckooHashTableConfig(),
                      saver)
 
-  def get_config(self):
-    """The creator as plain data: its table config (without
-    `gen_scores_fn`, a function) and its saver's config, if any."""
-    config = super().get_config()
-    saver = self.saver
-    config["saver"] = saver.get_config() if hasattr(saver, "get_config") \
-        else None
-    return config
+  backend = "cpu"
+  config_class = CuckooHashTableConfig
 
-  @classmethod
-  def from_config(cls, config, gen_scores_fn=None):
-    """Inverse of `get_config` (a `de.FileSystemSaver` saver is rebuilt).
+  def shard_configs(self, shard_num, restrict_policy=None):
+    """Each shard table gets this config with `max_capacity` split exactly
+    (the first `max_capacity % shard_num` tables get one row more), and
+    bookkeeping switched on for a restrict policy.
 
-    Args:
-      config: `get_config()` output.
-      gen_scores_fn: The CUSTOMIZED strategy's function, if any.
+    Raises:
+      tf.errors.InvalidArgumentError: fewer rows than shards.
     """
-    # Imported here: file_system_saver depends on this module's package.
-    from tensorflow_recommenders_addons.dynamic_embedding.file_system_saver import FileSystemSaver  # pylint: disable=import-outside-toplevel
-    table = dict(config.get("config") or {})
-    if gen_scores_fn is not None:
-      table["gen_scores_fn"] = gen_scores_fn
-    saver = config.get("saver")
-    return cls(CuckooHashTableConfig(**table) if table else None,
-               saver=None if saver is None else FileSystemSaver(**saver))
+    config = self.config
+    if not isinstance(config, CuckooHashTableConfig):
+      return [config] * shard_num
+    changes = {}
+    if restrict_policy is not None and not config.bounded:
+      changes["track_changes"] = True
+    if config.max_capacity and shard_num > 1:
+      if config.max_capacity < shard_num:
+        # A shard needs room for one row; more shards than rows would hold
+        # more rows than max_capacity.
+        raise tf.errors.InvalidArgumentError(
+            None, None, f"max_capacity: {config.max_capacity} rows cannot be "
+            f"split over {shard_num} devices (each shard holds at least one "
+            "row); use fewer devices or a larger max_capacity")
+      share, extra = divmod(config.max_capacity, shard_num)
+      return [config.replace(max_capacity=share + (idx < extra), **changes)
+              for idx in range(shard_num)]
+    config = config.replace(**changes) if changes else config
+    return [config] * shard_num
+
+  def follower(self):
+    """Slot tables take this config without bounds: slot rows follow their
+    rows' evictions instead (bounds.py)."""
+    config = self.config
+    if isinstance(config, CuckooHashTableConfig) and config.bounded:
+      return type(self)(
+          config.replace(max_capacity=0, ttl=0, admit_after=0,
+                         track_changes=False, evict_strategy="lru",
+                         gen_scores_fn=None),
+          saver=self.saver)
+    return self
 
   def create(self,
              key_dtype=None,

@@ -3,16 +3,18 @@
 `restrict_policy` class, so that `.keras` files and SavedModels rebuild
 layers with the same bounds, saver and policy.
 
-A `de.CuckooHashTableCreator` becomes plain data; its CUSTOMIZED
-`gen_scores_fn` goes through Keras function serialization (register it to
-reload). Other creators and policies stay objects, which works in memory
-(`from_config(get_config())`) but not in a file; they must be passed again.
+A creator whose class is registered (`de.register_kv_creator`; the built-in
+`de.CuckooHashTableCreator` is) becomes plain data; a CUSTOMIZED
+`gen_scores_fn` in its config goes through Keras function serialization
+(register it to reload). Other creators and policies stay objects, which
+works in memory (`from_config(get_config())`) but not in a file; they must
+be passed again.
 """
 
 from tensorflow_recommenders_addons.dynamic_embedding import restrict_policies
 from tensorflow_recommenders_addons.dynamic_embedding.keras.layers._base import deserialize_fn
 from tensorflow_recommenders_addons.dynamic_embedding.keras.layers._base import serialize_fn
-from tensorflow_recommenders_addons.dynamic_embedding.tables.kv_creator import CuckooHashTableCreator
+from tensorflow_recommenders_addons.dynamic_embedding.tables import base
 
 _POLICIES = {cls.__name__: cls for cls in (
     restrict_policies.TimestampRestrictPolicy,
@@ -21,7 +23,7 @@ _POLICIES = {cls.__name__: cls for cls in (
 
 def serialize_creator(keras, creator):
   """A config entry for `kv_creator` (None stays None)."""
-  if type(creator) is not CuckooHashTableCreator:  # pylint: disable=unidiomatic-typecheck
+  if creator is None or not base.registered_kv_creator(creator):
     return creator
   config = creator.get_config()
   fn = getattr(creator.config, "gen_scores_fn", None)
@@ -33,12 +35,8 @@ def deserialize_creator(keras, config):
   """Inverse of `serialize_creator`."""
   if not isinstance(config, dict):
     return config
-  if config.get("class_name") != CuckooHashTableCreator.__name__:
-    raise ValueError(f"kv_creator: cannot rebuild a {config.get('class_name')!r}"
-                     f" from a config; pass it again: config['kv_creator'] = "
-                     f"creator")
   fn = deserialize_fn(keras, "gen_scores_fn", config.get("gen_scores_fn"))
-  return CuckooHashTableCreator.from_config(config, gen_scores_fn=fn)
+  return base.kv_creator_from_config(config, gen_scores_fn=fn)
 
 
 def serialize_policy(policy):
