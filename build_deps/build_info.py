@@ -4,7 +4,12 @@ Both builders write tensorflow_recommenders_addons/_libs/build_info.json:
 setup.py imports `build_info` (with this directory on sys.path), Bazel runs
 this file as a script:
 
-  python build_deps/build_info.py --builder {pip,bazel} [--cuda] OUT.json
+  python build_deps/build_info.py --builder {pip,bazel} OUT.json \
+      [--cuda --cuda-sources [A.cu ...]]
+
+`cuda` is recorded true only when CUDA sources were compiled in: with
+`--cuda-sources` given and empty (a --cuda build of a tree without .cu
+files), false.
 
 Importing this module has no side effects; TensorFlow is imported only when
 build_info() is called.
@@ -68,10 +73,13 @@ def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--builder", required=True, choices=BUILDERS)
   parser.add_argument("--cuda", action="store_true",
-                      help="the CUDA sources were compiled in")
+                      help="the build compiled CUDA sources")
+  parser.add_argument("--cuda-sources", nargs="*", default=None,
+                      help="the .cu files compiled (none: no CUDA code)")
   parser.add_argument("output", help="JSON file to write")
   args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-  info = build_info(args.builder, cuda=args.cuda)
+  cuda = args.cuda and (args.cuda_sources is None or bool(args.cuda_sources))
+  info = build_info(args.builder, cuda=cuda)
   with open(args.output, "w", encoding="utf-8") as out:
     json.dump(info, out, indent=2, sort_keys=True)
     out.write("\n")

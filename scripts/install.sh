@@ -41,10 +41,16 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
   fi
 fi
-echo "== installing Python requirements (TensorFlow 2.21, test tools)"
-.venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+# The TensorFlow range is written once, in version.py (plain Python).
+version_value() {
+  .venv/bin/python -c "import sys; s = {}; exec(open('tensorflow_recommenders_addons/version.py').read(), s); print(*(s[sys.argv[1]] if isinstance(s[sys.argv[1]], tuple) else [s[sys.argv[1]]]), sep='\n')" "$1"
+}
+mapfile -t tf_reqs < <(version_value BUILD_TF_REQUIREMENTS)
+echo "== installing Python requirements (${tf_reqs[0]%%;*}, test tools)"
+.venv/bin/pip install -q --disable-pip-version-check "${tf_reqs[@]}" -r requirements-dev.txt
 echo "== installing tf_keras and TensorFlow Recommenders (Keras 2 path)"
-.venv/bin/pip install -q --disable-pip-version-check --no-deps -r requirements-keras.txt
+.venv/bin/pip install -q --disable-pip-version-check --no-deps \
+  "$(version_value TF_KERAS_REQUIREMENT)" -r requirements-keras.txt
 echo "== building and installing tensorflow_recommenders_addons"
 start=$(date +%s)
 .venv/bin/pip install -q --disable-pip-version-check --no-build-isolation --no-deps --force-reinstall .

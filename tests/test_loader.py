@@ -14,6 +14,8 @@ from tensorflow_recommenders_addons.utils import resource_loader
 from tensorflow_recommenders_addons.utils.resource_loader import LazySO
 from tensorflow_recommenders_addons.utils.resource_loader import OpLibraryError
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 LIB = "_cuckoo_hashtable_ops.so"
 
 
@@ -143,3 +145,28 @@ def test_importing_the_package_lets_a_fresh_process_load_a_saved_model(tmp_path)
       cwd=str(tmp_path))
   assert out.returncode == 0, out.stderr[-2000:]
   assert out.stdout.strip().splitlines()[-1] == "[[5.0], [0.0]]"
+
+
+def test_check_cxx11_abi_refuses_another_abi():
+  other = 1 - int(tf.sysconfig.CXX11_ABI_FLAG)
+  with pytest.raises(OpLibraryError, match=f"_GLIBCXX_USE_CXX11_ABI={other}"):
+    resource_loader.check_cxx11_abi({"cxx11_abi": other})
+
+
+def test_lazy_so_built_with_another_abi_fails_on_ops(tmp_path):
+  info = dict(resource_loader.read_build_info(),
+              cxx11_abi=1 - int(tf.sysconfig.CXX11_ABI_FLAG))
+  (tmp_path / "build_info.json").write_text(json.dumps(info))
+  lib = LazySO("_cuckoo_hashtable_ops.so", lib_dir=str(tmp_path))
+  with pytest.raises(OpLibraryError, match="USE_CXX11_ABI"):
+    lib.ops  # pylint: disable=pointless-statement
+
+
+@pytest.mark.parametrize("sources,recorded", [([], False), (["a.cu"], True)])
+def test_a_cuda_build_records_cuda_only_with_cuda_sources(tmp_path, sources,
+                                                           recorded):
+  out = tmp_path / "info.json"
+  subprocess.run([sys.executable, os.path.join(ROOT, "build_deps", "build_info.py"),
+                  "--builder", "bazel", str(out), "--cuda", "--cuda-sources",
+                  *sources], check=True)
+  assert json.loads(out.read_text())["cuda"] is recorded

@@ -90,6 +90,40 @@ def check_tf_version(build_info, running_version=None):
         f"{version.SUPPORTED_TF_MAJOR_MINOR}.x). {REBUILD_HINT}")
 
 
+def check_cxx11_abi(build_info, running_abi=None):
+  """Refuses op libraries built with another C++ ABI than TensorFlow's.
+
+  A library compiled with `-D_GLIBCXX_USE_CXX11_ABI=0` passes std::string
+  objects TensorFlow (built with 1) reads with another layout: it loads, then
+  crashes or corrupts memory. The flag recorded at build time must match
+  `tf.sysconfig.CXX11_ABI_FLAG`.
+
+  Args:
+    build_info: The dict returned by `read_build_info`.
+    running_abi: The running TensorFlow's flag; defaults to
+      `tf.sysconfig.CXX11_ABI_FLAG`.
+
+  Raises:
+    OpLibraryError: the flags differ (a record without the flag passes).
+
+  Example:
+    >>> import tensorflow as tf
+    >>> from tensorflow_recommenders_addons.utils import resource_loader
+    >>> resource_loader.check_cxx11_abi(
+    ...     {"cxx11_abi": tf.sysconfig.CXX11_ABI_FLAG})
+  """
+  if "cxx11_abi" not in build_info:
+    return
+  running = tf.sysconfig.CXX11_ABI_FLAG if running_abi is None else running_abi
+  built = int(build_info["cxx11_abi"])
+  if built != int(running):
+    raise OpLibraryError(
+        f"tensorflow_recommenders_addons op libraries were built with "
+        f"-D_GLIBCXX_USE_CXX11_ABI={built}, but the running TensorFlow uses "
+        f"{int(running)}; loading them would corrupt strings passed between "
+        f"the two. {REBUILD_HINT}")
+
+
 class LazySO:
   """An op library opened on first access to `.ops`.
 
@@ -130,7 +164,9 @@ class LazySO:
     return self._ops
 
   def _load(self):
-    check_tf_version(read_build_info(self.build_info_path))
+    info = read_build_info(self.build_info_path)
+    check_tf_version(info)
+    check_cxx11_abi(info)
     if not os.path.exists(self.path):
       raise OpLibraryError(
           f"op library {self.path} is missing from the installed package. "

@@ -9,11 +9,15 @@ there.
 
 The copy and Bazel's output root stay at fixed paths under the git-ignored
 build/ (also in .bazelignore), so a repeat run reuses Bazel's output base and
-rebuilds only what changed. Nothing is downloaded.
+rebuilds only what changed; compile and link outputs also go to a disk cache
+shared by every checkout on the machine (~/.cache/tfra/bazel-disk-cache,
+keyed by input contents), so a fresh clone of unchanged sources does not
+recompile. Nothing is downloaded.
 """
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,10 +28,16 @@ from pathlib import Path
 
 import pytest
 
+from packaging.requirements import Requirement
+
+from tensorflow_recommenders_addons import version
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORK_DIR = REPO_ROOT / "build" / "bazel-wheel-test"
 WORKSPACE_COPY = WORK_DIR / "workspace"
 OUTPUT_USER_ROOT = WORK_DIR / "output_user_root"
+DISK_CACHE = Path(os.environ.get("XDG_CACHE_HOME",
+                                 Path.home() / ".cache")) / "tfra" / "bazel-disk-cache"
 BAZEL = shutil.which("bazel")
 OP_NAME = "TFRA>HashTableOfTensors"
 LIB = "tensorflow_recommenders_addons/_libs/_cuckoo_hashtable_ops.so"
@@ -113,7 +123,8 @@ def wheel(tmp_path_factory):
   _copy_workspace()
   _run([sys.executable, "configure.py"], cwd=WORKSPACE_COPY)
   try:
-    _run(_bazel("build", "//:build_pip_pkg"), cwd=WORKSPACE_COPY)
+    _run(_bazel("build", f"--disk_cache={DISK_CACHE}", "//:build_pip_pkg"),
+         cwd=WORKSPACE_COPY)
     artifacts = tmp_path_factory.mktemp("bazel_wheel") / "artifacts"
     stdout = _run(["./bazel-bin/build_pip_pkg", artifacts], cwd=WORKSPACE_COPY)
   finally:
@@ -176,3 +187,32 @@ def test_installed_wheel_registers_the_ops_from_its_own_libs(venv_python,
   assert report["loaded_libs"], "no _libs/*.so is mapped into the process"
   assert all(lib.startswith(venv_prefix) for lib in report["loaded_libs"])
   assert report["op_registered"], f"{OP_NAME} is not registered"
+
+
+def test_wheel_has_a_manylinux_tag(wheel):
+  """auditwheel repair checked every versioned symbol the .so uses."""
+  assert re.search(r"-manylinux_2_\d+_x86_64\.whl$", wheel.name), wheel.name
+
+
+def test_wheel_requires_the_tensorflow_it_was_built_for(wheel, venv_python,
+                                                        tmp_path):
+  with zipfile.ZipFile(wheel) as archive:
+    metadata = archive.read(next(
+        n for n in archive.namelist()
+        if n.endswith(".dist-info/METADATA"))).decode()
+  requires = [line.split(":", 1)[1].strip() for line in metadata.splitlines()
+              if line.startswith("Requires-Dist:")]
+  built = _run([sys.executable, "-c", "from importlib import metadata as m\n"
+                "for d in ('tensorflow-cpu', 'tensorflow'):\n"
+                "  try:\n    m.version(d); print(d); break\n"
+                "  except m.PackageNotFoundError: pass"], cwd=tmp_path).strip()
+  assert Requirement(built + version.TF_VERSION_RANGE) in {
+      Requirement(r) for r in requires}, requires
+  # The installed wheel's requirements are met by this TensorFlow: pip
+  # check reports nothing about our package (other packages of the parent
+  # environment may have their own complaints).
+  check = subprocess.run([venv_python, "-m", "pip", "check"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300)
+  ours = [line for line in check.stdout.splitlines()
+          if line.lower().startswith("tensorflow-recommenders-addons")]
+  assert not ours, check.stdout

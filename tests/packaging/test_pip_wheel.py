@@ -8,6 +8,10 @@ import zipfile
 
 import tensorflow as tf
 
+from packaging.requirements import Requirement
+
+from tensorflow_recommenders_addons import version
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -26,5 +30,16 @@ def test_pip_wheel_contains_op_libraries_and_build_info(tmp_path):
     assert lib in names and info in names, sorted(names)
     assert whl.getinfo(lib).file_size > 100_000
     record = json.loads(whl.read(info))
+    metadata = whl.read(next(n for n in names
+                             if n.endswith(".dist-info/METADATA"))).decode()
   assert record["tf_version"] == tf.__version__
+  # The wheel requires the TensorFlow distribution it was built against, in
+  # the supported range, and names the flavour as an extra.
+  requires = [l.split(":", 1)[1].strip() for l in metadata.splitlines()
+              if l.startswith("Requires-Dist:")]
+  wanted = {Requirement(d + version.TF_VERSION_RANGE)
+            for d in ("tensorflow-cpu", "tensorflow")}
+  assert wanted & {Requirement(r) for r in requires}, requires
+  assert any(Requirement(r).marker is not None and "extra" in str(Requirement(r).marker)
+             for r in requires), requires
   assert record["builder"] == "pip"

@@ -2,6 +2,7 @@
 
 import tensorflow as tf
 
+from tensorflow_recommenders_addons import version
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import keras3_optimizer
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import legacy_optimizer
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import settings
@@ -244,7 +245,7 @@ def _tf_keras(required=True):
       return None
     raise tf.errors.FailedPreconditionError(
         None, None, "DynamicEmbeddingOptimizer wraps tf_keras optimizers; "
-        "install tf_keras (pip install 'tf_keras>=2.21,<2.22')") from e
+        f"install tf_keras (pip install '{version.TF_KERAS_REQUIREMENT}')") from e
   return tf_keras
 
 

@@ -17,6 +17,7 @@ import importlib
 
 import tensorflow as tf
 
+from tensorflow_recommenders_addons import version
 from tensorflow_recommenders_addons.dynamic_embedding import unavailable
 
 
@@ -32,7 +33,8 @@ def _flavour(name):
     except ImportError as e:
       raise ImportError(
           "de.keras.layers.tf_keras are tf_keras (Keras 2) layers and need "
-          "the tf_keras package: pip install 'tf_keras>=2.21,<2.22'") from e
+          f"the tf_keras package: pip install "
+          f"'{version.TF_KERAS_REQUIREMENT}'") from e
   return importlib.import_module(f"{__name__}.{name}")
 
 
