@@ -3,9 +3,11 @@
 Usage:
   python benchmarks/run_all.py [--quick] [--only NAME[,NAME...]] [--out DIR]
                                [--check-targets] [--quiet] [--list]
+                               [--jobs N]  (N > 1 only with --quick)
 Examples:
   python benchmarks/run_all.py                 # all, full size (minutes)
   python benchmarks/run_all.py --quick         # smoke run, about a minute
+  python benchmarks/run_all.py --quick --jobs 2   # smoke run, 2 at a time
   python benchmarks/run_all.py --only lookup,train --out /tmp/bench
 
 Each benchmark script in BENCHMARKS runs in its own subprocess (this
@@ -41,6 +43,7 @@ Run it from anywhere; the scripts import the installed package.
 
 import argparse
 import collections
+import concurrent.futures
 import datetime
 import json
 import os
@@ -165,12 +168,18 @@ def run_benchmark(name, args, progress):
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err,
                             encoding="utf-8", errors="replace", cwd=args.out,
                             env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    stream = not args.quiet and args.jobs == 1
+    lines = []
     try:
       for line in proc.stdout:
         log.write(line)
-        if not args.quiet:
+        if stream:
           print("    " + line, end="", flush=True)
+        else:
+          lines.append("    " + line)
       entry["exit_status"] = proc.wait()
+      if not args.quiet and not stream:  # --jobs: one block per script
+        print("".join(lines), end="", flush=True)
     finally:
       if proc.poll() is None:  # interrupted: do not leave the script running
         proc.kill()
@@ -253,6 +262,12 @@ def parse_args(argv):
   p.add_argument("--check-targets", action="store_true",
                  help="also exit 1 when a target is missed (default: targets "
                       "are reported only, timing never fails the run)")
+  p.add_argument("--jobs", type=int, default=1, metavar="N",
+                 help="run up to N scripts at once (default 1). Only for "
+                      "--quick smoke runs, whose figures mean nothing: "
+                      "concurrent scripts share the CPUs, so their timings "
+                      "are not comparable. Each script's output is printed "
+                      "when it ends instead of streamed")
   p.add_argument("--quiet", action="store_true",
                  help="do not stream the scripts' output, print one progress "
                       "line per script (the output is in DIR/<name>.log)")
@@ -262,6 +277,11 @@ def parse_args(argv):
                  help="directory holding the benchmark scripts (default: "
                       "this script's; for tests of the registry check)")
   args = p.parse_args(argv)
+  if args.jobs < 1:
+    p.error("--jobs must be >= 1")
+  if args.jobs > 1 and not args.quick:
+    p.error("--jobs > 1 needs --quick: concurrent scripts share the CPUs, "
+            "so their figures would not mean what they say")
   args.out = os.path.abspath(args.out)
   args.benchmarks_dir = os.path.abspath(args.benchmarks_dir)
   return args
@@ -295,8 +315,10 @@ def main(argv=None):
         f" on {machine['usable_cpus']} CPUs ({machine['cpu']}), TF "
         f"{machine['tf']}, git {machine['git']}; output in {args.out}",
         flush=True)
-  entries = [run_benchmark(name, args, f"[{i}/{len(names)}]")
-             for i, name in enumerate(names, 1)]
+  with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+    entries = list(pool.map(
+        lambda item: run_benchmark(item[1], args, f"[{item[0]}/{len(names)}]"),
+        enumerate(names, 1)))
   # The report is written before plotting, so a plotting error loses nothing.
   path = write_report(args, entries, machine, started)
   plots = []

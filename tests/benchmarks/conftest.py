@@ -50,7 +50,8 @@ def _needed(session):
 @pytest.fixture(scope="session")
 def quick_run(request, tmp_path_factory):
   out = tmp_path_factory.mktemp("run_all_quick")
-  cmd = [sys.executable, RUN_ALL, "--quick", "--out", str(out)]
+  # Two scripts at a time: smoke sizes, no timing is asserted.
+  cmd = [sys.executable, RUN_ALL, "--quick", "--jobs", "2", "--out", str(out)]
   names = _needed(request.session)
   if names:
     cmd += ["--only", ",".join(names)]

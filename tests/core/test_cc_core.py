@@ -41,12 +41,16 @@ def _build(build, tmp_path):
   # time of -g.
   flags = ["-std=c++17", "-g1", f"-I{ROOT}"] + BUILDS[build]
   compiler = (["ccache"] if shutil.which("ccache") else []) + ["g++"]
+  # Paths relative to the checkout in ccache's keys (compiling from ROOT), so
+  # a fresh clone of the same sources hits the cache too.
+  env = dict(os.environ, CCACHE_BASEDIR=ROOT, CCACHE_NOHASHDIR="1")
   objects, procs = [], []
   for source in SOURCES:
     obj = str(tmp_path / (os.path.basename(source) + ".o"))
     objects.append(obj)
     procs.append((source, subprocess.Popen(
-        compiler + flags + ["-c", source, "-o", obj],
+        compiler + flags + ["-c", os.path.relpath(source, ROOT), "-o", obj],
+        cwd=ROOT, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
   for source, proc in procs:
     out, _ = proc.communicate()
