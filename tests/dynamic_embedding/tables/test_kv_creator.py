@@ -97,7 +97,8 @@ def test_custom_kv_creator_plugs_in(samples):
                             name="t")
   assert table.dim == 2
   np.testing.assert_array_equal(table.lookup([3]).numpy(), [[1.0, 1.0]])
-  assert Doubling().get_config() == {"class_name": "Doubling", "config": None}
+  assert Doubling().get_config() == {"class_name": "Doubling", "config": None,
+                                     "saver": None}
 
 
 def test_config_get_config_round_trips_bounds():
