@@ -149,6 +149,9 @@ class OpLibraryBuild(build_ext):
       json.dump(build_info("pip"), f, indent=2, sort_keys=True)
 
 
+REQUIRES, EXTRAS = _requirements()
+
+
 def _extensions():
   exts = []
   for lib, patterns in OP_LIBRARIES.items():
@@ -171,8 +174,8 @@ setup(
     package_data={PKG: ["_libs/build_info.json"]},
     ext_modules=_extensions(),
     cmdclass={"build_ext": OpLibraryBuild},
-    install_requires=_requirements()[0],
-    extras_require=_requirements()[1],
+    install_requires=REQUIRES,
+    extras_require=EXTRAS,
     # The demo (tensorflow_recommenders_addons/demo); it also needs tf_keras
     # and tensorflow-recommenders (requirements-keras.txt).
     entry_points={"console_scripts": [
