@@ -30,7 +30,7 @@
 // Seams: the class implements the device-neutral Table<K> (table.h) and all
 // three capabilities (capabilities.h) for host memory, and is registered as
 // backend "cpu" (cpu_backend.cc). Its native host API (the same operations
-// with a trailing ParallelFor, bounds-aware insert/accum, export_with_meta)
+// with a trailing ParallelFor, bounds-aware insert/accum, export_snapshot)
 // is what the neutral methods forward to and what its own unit tests drive.
 #ifndef TFRA_CC_CORE_CPU_HASH_TABLE_H_
 #define TFRA_CC_CORE_CPU_HASH_TABLE_H_
@@ -292,12 +292,6 @@ class CpuHashTable final : public Table<K>,
           values, metas));
     }
     return Status::OK();
-  }
-
-  // export_snapshot under its historical name (bounds tests use it).
-  Status export_with_meta(const std::function<Status(size_t)>& on_total,
-                          const ChunkFn& on_chunk) const {
-    return export_snapshot(on_total, on_chunk);
   }
 
  private:

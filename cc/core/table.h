@@ -108,6 +108,10 @@ class TableBase {
   virtual Status clear(const ExecContext& ctx) = 0;
   // Capability: the admission sketch, or null.
   virtual AdmissionSketch* as_sketch() { return nullptr; }
+  // Whether the typed table has the Bounded capability (Table<K> answers
+  // from as_bounded(), so code holding only a TableBase need not switch on
+  // the key type to ask).
+  virtual bool bounded() const = 0;
 };
 
 template <typename K>
@@ -153,6 +157,7 @@ class Table : public TableBase {
   virtual Bounded<K>* as_bounded() { return nullptr; }
   virtual const Bounded<K>* as_bounded() const { return nullptr; }
   virtual const Snapshots<K>* as_snapshots() const { return nullptr; }
+  bool bounded() const final { return as_bounded() != nullptr; }
 };
 
 // "the '<backend>' table backend has no <what>": the message of the

@@ -43,17 +43,9 @@ absl::Status ExportRows(OpKernelContext* ctx, const tc::ExecContext& exec,
     }
     return tc::Status::OK();
   };
-  const auto* snapshots =
-      static_cast<const CoreTable<TK>*>(table->typed<TK>())->as_snapshots();
-  if (snapshots != nullptr) {
-    TF_RETURN_IF_ERROR(ToTfStatus(snapshots->export_snapshot(
-        [](size_t) { return tc::Status::OK(); }, select)));
-  } else {
-    PagedRows<TK> rows;
-    TF_RETURN_IF_ERROR(ReadPages<TK>(exec, table, &rows));
-    select(rows.keys.data(), rows.values.data(), rows.metas.data(),
-           rows.keys.size());
-  }
+  TF_RETURN_IF_ERROR(ForEachRow<TK>(
+      exec, table, RowScan::kPointInTime,
+      [](size_t) { return tc::Status::OK(); }, select));
   TF_RETURN_IF_ERROR(out.Allocate(static_cast<int64_t>(keys.size())));
   out.Write(keys.data(), values.data(), metas.data(), keys.size());
   return out.Finish();

@@ -7,7 +7,7 @@
 // previous file intact. A backend with the Snapshots capability streams its
 // rows in place (the CPU table reads each shard under its shared lock while
 // it streams; memory beyond the table is one buffer_size buffer); any other
-// host backend is read in export_batch pages.
+// host backend is read one export_batch page at a time (ForEachRow).
 //
 // Load is all-or-nothing on bad input: every file is opened and verified
 // (header, dtypes, dim, record structure, count, CRC) before the first row is
@@ -97,20 +97,14 @@ class SaveOp : public OpKernel {
     header.dim = table->dim();
     tc::KvFileWriter<KeyStorage<TK>> writer(&sink, header, buffer_size_);
     TF_RETURN_IF_ERROR(ToTfStatus(writer.Begin()));
-    const auto* snapshots =
-        static_cast<const CoreTable<TK>*>(table->typed<TK>())->as_snapshots();
-    if (snapshots != nullptr) {
-      TF_RETURN_IF_ERROR(ToTfStatus(snapshots->stream_rows(
-          [&](const KeyStorage<TK>* keys, const char* values,
-              const tc::RowMeta*, size_t count) {
-            return writer.Write(keys, values, count);
-          })));
-    } else {
-      PagedRows<TK> rows;
-      TF_RETURN_IF_ERROR(ReadPages<TK>(exec, table, &rows));
-      TF_RETURN_IF_ERROR(ToTfStatus(
-          writer.Write(rows.keys.data(), rows.values.data(), rows.keys.size())));
-    }
+    // Streamed, so memory beyond the table stays at one piece (each piece
+    // is consistent; a save racing writes is not one point in time).
+    TF_RETURN_IF_ERROR(ForEachRow<TK>(
+        exec, table, RowScan::kStream, nullptr,
+        [&](const KeyStorage<TK>* keys, const char* values,
+            const tc::RowMeta*, size_t count) {
+          return writer.Write(keys, values, count);
+        }));
     TF_RETURN_IF_ERROR(ToTfStatus(writer.Finish()));
     TF_RETURN_IF_ERROR(file->Sync());
     return file->Close();

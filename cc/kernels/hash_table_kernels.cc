@@ -75,18 +75,6 @@ absl::Status GetBounds(OpKernelConstruction* ctx, tc::TableBounds* b) {
   return absl::OkStatus();
 }
 
-bool HasBounds(tc::KeyKind kind, tc::TableBase* t) {
-  switch (kind) {
-    case tc::KeyKind::kInt64:
-      return static_cast<tc::Table<int64_t>*>(t)->as_bounded() != nullptr;
-    case tc::KeyKind::kInt32:
-      return static_cast<tc::Table<int32_t>*>(t)->as_bounded() != nullptr;
-    case tc::KeyKind::kString:
-      return static_cast<tc::Table<std::string>*>(t)->as_bounded() != nullptr;
-  }
-  return false;
-}
-
 // Creates (or finds, by shared name) a table. Device-neutral: the resource
 // handle is host memory on every device, the backend decides where rows go.
 class HashTableOp : public OpKernel {
@@ -176,7 +164,7 @@ class HashTableOp : public OpKernel {
     std::unique_ptr<tc::TableBase> table;
     TF_RETURN_IF_ERROR(ToTfStatus(
         tc::TableFactory::Create(backend_, kind, opt, &table)));
-    if (bounds_.tracking() && !HasBounds(kind, table.get())) {
+    if (bounds_.tracking() && !table->bounded()) {
       return ToTfStatus(tc::MissingCapability(
           *table, "bounds (max_capacity, TTL, admission or track_changes)"));
     }

@@ -2,12 +2,13 @@
 // ExportWithMeta kernels. A backend with the Snapshots capability exports a
 // point in time: rows go straight from its snapshot into the output
 // tensors, allocated once the snapshot's row count is known. Any other
-// backend is read page by page with export_batch (host memory; a device
-// backend brings its own paged copy), then the outputs are filled.
+// backend is read page by page with export_batch (ForEachRow, also used by
+// the export-delta and save kernels), then the outputs are filled.
 #ifndef TFRA_CC_KERNELS_ROW_OUTPUTS_H_
 #define TFRA_CC_KERNELS_ROW_OUTPUTS_H_
 
 #include <cstring>
+#include <functional>
 #include <vector>
 
 #include "cc/core/row_meta.h"
@@ -93,62 +94,86 @@ class RowOutputs {
   size_t done_ = 0;
 };
 
-// Rows of a table without snapshots, read by export_batch pages.
-template <typename TK>
-struct PagedRows {
-  std::vector<KeyStorage<TK>> keys;
-  std::vector<char> values;
-  std::vector<::tfra::core::RowMeta> metas;
+// How ForEachRow reads a table.
+enum class RowScan {
+  // One point in time: on_total(n), then chunks covering exactly n rows.
+  kPointInTime,
+  // Piece by piece (each piece consistent, the whole not a point in time);
+  // on_total is not called. Memory stays at one piece.
+  kStream,
 };
 
-// Reads every row with export_batch, in pages of up to 65,536 rows.
 template <typename TK>
-absl::Status ReadPages(const ::tfra::core::ExecContext& exec,
-                       TableResource* table, PagedRows<TK>* rows) {
+using RowChunkFn = std::function<::tfra::core::Status(
+    const KeyStorage<TK>* keys, const char* values,
+    const ::tfra::core::RowMeta* metas, size_t count)>;
+
+// Hands every row of `table` to on_chunk, whatever the backend offers. With
+// the Snapshots capability: export_snapshot (kPointInTime) or stream_rows
+// (kStream). Without it, rows are read with export_batch in pages of 65,536:
+// kStream hands each page on as it is read; kPointInTime gathers the pages
+// first (the row count must precede the rows) and hands them on as one
+// chunk, so it is a point in time only if writers are quiet. Paging reads
+// host memory; a device backend brings its own paged copy.
+template <typename TK>
+absl::Status ForEachRow(const ::tfra::core::ExecContext& exec,
+                        TableResource* table, RowScan scan,
+                        const std::function<::tfra::core::Status(size_t)>& on_total,
+                        const RowChunkFn<TK>& on_chunk) {
   const CoreTable<TK>* t = table->typed<TK>();
+  if (const auto* snapshots = t->as_snapshots()) {
+    return ToTfStatus(scan == RowScan::kPointInTime
+                          ? snapshots->export_snapshot(on_total, on_chunk)
+                          : snapshots->stream_rows(on_chunk));
+  }
   if (t->memory_space() != ::tfra::core::MemorySpace::kHost) {
     return errors::Unimplemented("export: the '", t->backend(),
                                  "' backend keeps rows in device memory and "
                                  "has no host export");
   }
   const size_t row_bytes = t->row_bytes();
+  const bool gather = scan == RowScan::kPointInTime;
   constexpr size_t kPage = 65536;
+  // gather: rows accumulate (page after page); stream: one page, reused.
+  std::vector<KeyStorage<TK>> keys;
+  std::vector<char> values;
+  std::vector<::tfra::core::RowMeta> metas;
   uint64_t cursor = 0;
   do {
-    const size_t done = rows->keys.size();
-    rows->keys.resize(done + kPage);
-    rows->values.resize((done + kPage) * row_bytes);
-    rows->metas.resize(done + kPage);
+    const size_t done = gather ? keys.size() : 0;
+    keys.resize(done + kPage);
+    values.resize((done + kPage) * row_bytes);
+    metas.resize(done + kPage);
     size_t count = 0;
     TF_RETURN_IF_ERROR(ToTfStatus(t->export_batch(
-        exec, cursor, kPage, rows->keys.data() + done,
-        rows->values.data() + done * row_bytes, rows->metas.data() + done,
-        &count, &cursor)));
-    rows->keys.resize(done + count);
-    rows->values.resize((done + count) * row_bytes);
-    rows->metas.resize(done + count);
+        exec, cursor, kPage, keys.data() + done,
+        values.data() + done * row_bytes, metas.data() + done, &count,
+        &cursor)));
+    keys.resize(done + count);
+    values.resize((done + count) * row_bytes);
+    metas.resize(done + count);
+    if (!gather && count > 0) {
+      TF_RETURN_IF_ERROR(ToTfStatus(
+          on_chunk(keys.data(), values.data(), metas.data(), count)));
+    }
   } while (cursor != 0);
+  if (gather) {
+    TF_RETURN_IF_ERROR(ToTfStatus(on_total(keys.size())));
+    TF_RETURN_IF_ERROR(ToTfStatus(
+        on_chunk(keys.data(), values.data(), metas.data(), keys.size())));
+  }
   return absl::OkStatus();
 }
 
-// Exports every row into `out`'s outputs 0 .. 1 + num_columns (the caller
-// may then Finish).
+// Exports every row (one point in time) into `out`'s outputs
+// 0 .. 1 + num_columns (the caller may then Finish).
 template <typename TK>
 absl::Status ExportAllRows(const ::tfra::core::ExecContext& exec,
                            TableResource* table, RowOutputs<TK>* out) {
   TF_RETURN_IF_ERROR(out->CheckValueDtype());
-  const auto* snapshots =
-      static_cast<const CoreTable<TK>*>(table->typed<TK>())->as_snapshots();
-  if (snapshots == nullptr) {
-    PagedRows<TK> rows;
-    TF_RETURN_IF_ERROR(ReadPages<TK>(exec, table, &rows));
-    TF_RETURN_IF_ERROR(out->Allocate(static_cast<int64_t>(rows.keys.size())));
-    out->Write(rows.keys.data(), rows.values.data(), rows.metas.data(),
-               rows.keys.size());
-    return absl::OkStatus();
-  }
   absl::Status alloc;
-  TF_RETURN_IF_ERROR(ToTfStatus(snapshots->export_snapshot(
+  TF_RETURN_IF_ERROR(ForEachRow<TK>(
+      exec, table, RowScan::kPointInTime,
       [&](size_t total) {
         alloc = out->Allocate(static_cast<int64_t>(total));
         return alloc.ok() ? ::tfra::core::Status::OK()
@@ -159,7 +184,7 @@ absl::Status ExportAllRows(const ::tfra::core::ExecContext& exec,
           const ::tfra::core::RowMeta* m, size_t count) {
         out->Write(k, v, m, count);
         return ::tfra::core::Status::OK();
-      })));
+      }));
   return alloc;
 }
 

@@ -3,8 +3,9 @@
 The bounds live in the C++ table (see `CuckooHashTableConfig` and
 cc/core/row_meta.h); this mixin gives the variable what spans its shards:
 
-* each shard table gets the variable's config, with `max_capacity` split
-  over the shards (and bookkeeping switched on for a restrict policy);
+* each shard table gets the config its creator's `shard_configs` hook
+  gives (the CPU creator splits `max_capacity` over the shards and switches
+  bookkeeping on for a restrict policy; tables/base.py);
 * `upsert`/`accum` collect the keys every shard refused or evicted and
   remove them from the variable's optimizer slot tables, so a slot row
   never outlives (or precedes) its row. Optimizers write slots first and
@@ -18,21 +19,6 @@ cc/core/row_meta.h); this mixin gives the variable what spans its shards:
 """
 
 import tensorflow as tf
-
-
-
-def table_configs(kv_creator, shard_num, restrict_policy):
-  """The config of each shard table of a variable: the creator's
-  `shard_configs` hook (the CPU creator splits `max_capacity` exactly and
-  switches bookkeeping on for a restrict policy)."""
-  return kv_creator.shard_configs(shard_num, restrict_policy)
-
-
-def follower_creator(kv_creator):
-  """The creator of a variable's optimizer slot tables: the creator's
-  `follower` hook (for the CPU creator, its config without bounds: slot rows
-  follow their rows' evictions instead)."""
-  return kv_creator.follower()
 
 
 class BoundedVariable:

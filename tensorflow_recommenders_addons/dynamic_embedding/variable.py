@@ -123,8 +123,8 @@ class Variable(saving.VariableSaving, training_hooks.TrainingHooks,
     self.bp_v2 = bool(bp_v2)
     self.short_file_name = bool(short_file_name)
     self._store = training_hooks.Untracked()
-    configs = bounds.table_configs(kv_creator, len(self.devices),
-                                   restrict_policy)
+    # The creator's hook splits bounds over the shards (tables/base.py).
+    configs = kv_creator.shard_configs(len(self.devices), restrict_policy)
     self._table_config = configs[0]
     # init_scope: a variable first built while a tf.function traces (e.g. a
     # Keras layer's build) must still own eager tables and default rows.

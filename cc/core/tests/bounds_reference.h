@@ -75,13 +75,13 @@ inline std::ostream& operator<<(std::ostream& os, const RowState& r) {
   return os;
 }
 
-// The live rows of the table (export_with_meta, which leaves out rows past
+// The live rows of the table (export_snapshot, which leaves out rows past
 // their TTL).
 template <typename K>
 std::map<K, RowState> Content(const CpuHashTable<K>& t) {
   std::map<K, RowState> rows;
   const int64_t dim = t.dim();
-  EXPECT_TRUE(t.export_with_meta(
+  EXPECT_TRUE(t.export_snapshot(
       [](size_t) { return Status::OK(); },
       [&](const K* k, const char* v, const RowMeta* m, size_t c) {
         const float* f = reinterpret_cast<const float*>(v);

@@ -1,5 +1,5 @@
 // Round trips of bounded tables: rows with their metadata
-// (export_with_meta / import_replace / set_clock) and the admission sketch
+// (export_snapshot / import_replace / set_clock) and the admission sketch
 // (export_sketch / import_sketch), and a restored table continuing as the
 // original. Built with the other core tests by tests/core/test_cc_core.py.
 #include <gtest/gtest.h>
@@ -41,13 +41,13 @@ TableBounds AllBounds() {
 }
 
 // Copies every row with its metadata, and the clock, from `from` into `to`
-// (export_with_meta -> import_replace -> set_clock); returns the row count.
+// (export_snapshot -> import_replace -> set_clock); returns the row count.
 template <typename K>
 size_t CopyRows(const CpuHashTable<K>& from, CpuHashTable<K>* to) {
   std::vector<K> keys;
   std::vector<float> values;
   std::vector<RowMeta> metas;
-  EXPECT_TRUE(from.export_with_meta(
+  EXPECT_TRUE(from.export_snapshot(
       [](size_t) { return Status::OK(); },
       [&](const K* k, const char* v, const RowMeta* m, size_t c) {
         const float* f = reinterpret_cast<const float*>(v);

@@ -30,7 +30,6 @@ updates.
 import numpy as np
 import tensorflow as tf
 
-from tensorflow_recommenders_addons.dynamic_embedding import bounds
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 from tensorflow_recommenders_addons.dynamic_embedding.trainable import TrainableWrapper
 from tensorflow_recommenders_addons.dynamic_embedding.variable import Variable
@@ -170,7 +169,8 @@ def _slot_table(params, owner_name, slot_name, dtype, initial_row):
         trainable=False,
         checkpoint=params.checkpoint,
         init_size=params.init_size,
-        kv_creator=bounds.follower_creator(params.kv_creator),
+        # Slot rows follow their rows' evictions (tables/base.py).
+        kv_creator=params.kv_creator.follower(),
         short_file_name=params.short_file_name)
 
 
