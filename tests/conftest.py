@@ -129,9 +129,62 @@ class Samples:
       np.testing.assert_array_equal(actual[k], row, err_msg=repr(k))
 
 
+# Test distribution under pytest-xdist (scripts/test.sh runs one worker per
+# core with --dist loadscope). A scope runs on one worker, so a module- or
+# session-scoped fixture is built once. Scopes are test files, except:
+#   folders whose tests share state beyond one file: packaging tests build
+#   into the source tree (setuptools' build/), benchmark tests read one
+#   shared quick run;
+#   files whose tests share no fixture and are each long: the C++ core
+#   builds (plain, TSan, ASan) run test by test, on any worker.
+_ONE_WORKER_DIRS = ("tests/packaging", "tests/benchmarks")
+_TEST_BY_TEST = ("tests/core/test_cc_core.py",)
+# The longest scopes start first, so no worker is left with a long tail.
+_LONG_FIRST = ("tests/packaging", "tests/core/test_cc_core.py",
+               "tests/benchmarks", "tests/dynamic_embedding/distribute",
+               "tests/dynamic_embedding/graph/test_graph_cluster.py",
+               "tests/tfrs", "tests/demo", "tests/core/test_kv_file_fuzz.py")
+
+
+def xdist_scope(nodeid):
+  """The distribution scope of a test id (see above)."""
+  path = nodeid.split("::", 1)[0]
+  for folder in _ONE_WORKER_DIRS:
+    if path.startswith(folder + "/"):
+      return folder
+  return nodeid if path in _TEST_BY_TEST else path
+
+
+def _long_first_rank(item):
+  for rank, prefix in enumerate(_LONG_FIRST):
+    if item.nodeid.startswith(prefix):
+      return rank
+  return len(_LONG_FIRST)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+  """--dist loadscope with xdist_scope's scopes (pytest-xdist's own
+  loadgroup marks no longer reach its scheduler under pytest 9)."""
+  if config.getoption("dist") != "loadscope":
+    return None
+  from xdist.scheduler import LoadScopeScheduling  # pylint: disable=import-outside-toplevel
+
+  class Scheduling(LoadScopeScheduling):
+
+    def _split_scope(self, nodeid):
+      return xdist_scope(nodeid)
+
+  return Scheduling(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
   """Tests marked `scale` (heavy; each has a small default twin that always
-  runs) run only when selected with `-m scale`."""
+  runs) run only when selected with `-m scale`. Under pytest-xdist the
+  longest scopes are moved to the front (a stable sort: the order within
+  a scope is kept)."""
+  if os.environ.get("PYTEST_XDIST_WORKER"):
+    items.sort(key=_long_first_rank)
   if "scale" in (config.getoption("markexpr") or ""):
     return
   skip = pytest.mark.skip(reason="heavy scale test: run with -m scale")
