@@ -55,7 +55,8 @@ for file in setup.py pyproject.toml README.md MANIFEST.in LICENSE; do
   fi
 done
 mkdir -p "$stage/build_deps"
-cp -L "$runfiles/build_deps/build_info.py" "$runfiles/build_deps/build_backend.py" "$stage/build_deps/"
+cp -L "$runfiles/build_deps/build_info.py" "$runfiles/build_deps/build_backend.py" \
+  "$runfiles/build_deps/cuda_build.py" "$stage/build_deps/"
 
 libs="$stage/$PACKAGE/_libs"
 mkdir -p "$libs"

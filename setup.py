@@ -9,6 +9,11 @@ job per core, through ccache when it is installed), into
 With TFRA_SKIP_NATIVE_BUILD=1 nothing is compiled and the .so/.json files
 already under `_libs/` are packaged (the Bazel build's build_pip_pkg uses
 this).
+
+CUDA (build_deps/cuda_build.py): with TFRA_CUDA=1, or unset when nvcc is
+found and TensorFlow is a CUDA build, the GPU table backend (cc/core/gpu)
+is compiled with nvcc into the same library, whose kernels then also
+register on DEVICE_GPU; TFRA_CUDA=0 skips it. build_info.json records it.
 """
 
 import concurrent.futures
@@ -24,6 +29,9 @@ from setuptools.command.build_ext import build_ext
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 PKG = "tensorflow_recommenders_addons"
+sys.path.insert(0, os.path.join(ROOT, "build_deps"))
+import cuda_build  # pylint: disable=wrong-import-position
+sys.path.pop(0)
 SKIP_NATIVE = os.environ.get("TFRA_SKIP_NATIVE_BUILD") == "1"
 
 # Op library -> its C++ sources (globs relative to the repo root). The Bazel
@@ -93,6 +101,15 @@ class OpLibraryBuild(build_ext):
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     cflags = tf.sysconfig.get_compile_flags()
     lflags = tf.sysconfig.get_link_flags()
+    toolkit = cuda_build.find_toolkit()
+    cuda = cuda_build.wanted(os.environ.get("TFRA_CUDA", "auto"),
+                             tf.test.is_built_with_cuda(), toolkit)
+    sources = list(ext.sources)
+    cuda_sources = []
+    if cuda:
+      sources += cuda_build.CUDA_CC_SOURCES
+      cuda_sources = list(cuda_build.CUDA_SOURCES)
+      lflags = lflags + cuda_build.link_flags(toolkit)
     cxx = os.environ.get("CXX", "g++").split()
     if shutil.which("ccache") and "ccache" not in cxx[0]:
       cxx = ["ccache"] + cxx
@@ -109,16 +126,26 @@ class OpLibraryBuild(build_ext):
 
     def compile_one(src):
       obj = os.path.abspath(os.path.join(objdir, os.path.basename(src) + ".o"))
-      subprocess.run(cxx + common + ["-c", src, "-o", obj], check=True,
-                     cwd=ROOT, env=env)
+      if src.endswith(".cu"):
+        cmd = cuda_build.nvcc_command(toolkit, ROOT, cflags, src, obj)
+        if cxx[0] == "ccache":
+          cmd = ["ccache"] + cmd
+      else:
+        # Only the kernels (and the GPU adapter) change with CUDA, so the
+        # other objects keep the CPU build's flags and ccache entries.
+        flags = common + (["-DTFRA_WITH_CUDA=1"] if cuda and src.startswith(
+            ("cc/kernels/", "cc/core/gpu/")) else [])
+        cmd = cxx + flags + ["-c", src, "-o", obj]
+      subprocess.run(cmd, check=True, cwd=ROOT, env=env)
       return obj
 
     jobs = max(1, os.cpu_count() or 1)
     with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
-      objects = list(pool.map(compile_one, ext.sources))
+      # The nvcc compiles first: they take longest.
+      objects = list(pool.map(compile_one, cuda_sources + sources))
     subprocess.run(cxx[-1:] + ["-shared"] + objects + ["-o", out] + lflags +
                    ["-Wl,-O1"], check=True)
-    self._write_build_info(os.path.dirname(out))
+    self._write_build_info(os.path.dirname(out), cuda=bool(cuda_sources))
 
   def copy_extensions_to_source(self):
     # In-place builds (`pip install -e .`, `setup.py build_ext --inplace`,
@@ -139,14 +166,14 @@ class OpLibraryBuild(build_ext):
     if os.path.abspath(src) != os.path.abspath(os.path.join(libdir, "build_info.json")):
       shutil.copyfile(src, os.path.join(libdir, "build_info.json"))
 
-  def _write_build_info(self, libdir):
+  def _write_build_info(self, libdir, cuda=False):
     sys.path.insert(0, os.path.join(ROOT, "build_deps"))
     try:
       from build_info import build_info  # pylint: disable=import-outside-toplevel
     finally:
       sys.path.pop(0)
     with open(os.path.join(libdir, "build_info.json"), "w", encoding="utf-8") as f:
-      json.dump(build_info("pip"), f, indent=2, sort_keys=True)
+      json.dump(build_info("pip", cuda=cuda), f, indent=2, sort_keys=True)
 
 
 REQUIRES, EXTRAS = _requirements()

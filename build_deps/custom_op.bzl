@@ -20,6 +20,12 @@ _NVCC_FLAGS = [
     "-Xcompiler",
     "-fPIC",
     "-I.",  # workspace-relative includes, as for the C++ sources
+    # A100 and H100/H200 machine code, PTX for newer GPUs (as the pip build:
+    # build_deps/cuda_build.py).
+    "-gencode",
+    "arch=compute_80,code=sm_80",
+    "-gencode",
+    "'arch=compute_90,code=[sm_90,compute_90]'",  # quoted: [] is a shell glob
 ]
 
 def _cuda_library(name, srcs, hdrs):
@@ -60,7 +66,7 @@ def _cuda_library(name, srcs, hdrs):
         tags = ["manual"],
     )
 
-def custom_op_library(name, srcs, cuda_srcs = [], deps = [], copts = []):
+def custom_op_library(name, srcs, cuda_srcs = [], cuda_cc_srcs = [], deps = [], copts = []):
     """Builds the TensorFlow custom-op shared object `name` (must end in .so).
 
     Args:
@@ -68,6 +74,8 @@ def custom_op_library(name, srcs, cuda_srcs = [], deps = [], copts = []):
       srcs: C++ sources and headers (kernels, op registrations, TF-free core).
       cuda_srcs: .cu sources and their headers; compiled by nvcc only with
         --define=using_cuda=true, ignored otherwise.
+      cuda_cc_srcs: C++ sources compiled into the library only with CUDA
+        (they call into the nvcc objects).
       deps: further cc_library dependencies.
       copts: extra C++ compile options.
     """
@@ -85,7 +93,10 @@ def custom_op_library(name, srcs, cuda_srcs = [], deps = [], copts = []):
 
     native.cc_binary(
         name = name,
-        srcs = srcs,
+        srcs = srcs + select({
+            "//build_deps:with_cuda": cuda_cc_srcs + [s for s in cuda_srcs if s.endswith(".h")],
+            "//conditions:default": [],
+        }),
         copts = copts + select({
             "//build_deps:with_cuda": ["-DTFRA_WITH_CUDA"],
             "//conditions:default": [],

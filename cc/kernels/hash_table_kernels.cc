@@ -112,7 +112,7 @@ class HashTableOp : public OpKernel {
   void Compute(OpKernelContext* ctx) override {
     if (anonymous_) {
       TableResource* table = nullptr;
-      OP_REQUIRES_OK(ctx, Create(&table));
+      OP_REQUIRES_OK(ctx, Create(ctx, &table));
       Tensor* out;
       OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({}), &out));
       out->scalar<ResourceHandle>()() =
@@ -127,7 +127,9 @@ class HashTableOp : public OpKernel {
       TableResource* table = nullptr;
       OP_REQUIRES_OK(ctx, cinfo.resource_manager()->LookupOrCreate<TableResource>(
                               cinfo.container(), cinfo.name(), &table,
-                              [this](TableResource** ret) { return Create(ret); }));
+                              [this, ctx](TableResource** ret) {
+                                return Create(ctx, ret);
+                              }));
       core::ScopedUnref unref(table);
       OP_REQUIRES(ctx, table->key_dtype() == key_dtype_ &&
                            table->value_dtype() == value_dtype_ &&
@@ -145,8 +147,18 @@ class HashTableOp : public OpKernel {
   }
 
  private:
-  absl::Status Create(TableResource** ret) {
+  absl::Status Create(OpKernelContext* ctx, TableResource** ret) {
     tc::TableOptions opt;
+    // A device backend keeps TF's allocator of this op's device for its own
+    // arrays (so TF's memory accounting sees them); the resource owns it.
+    std::unique_ptr<tc::Allocator> storage;
+    tc::MemorySpace space;
+    if (tc::TableFactory::SpaceOf(backend_, &space) &&
+        space == tc::MemorySpace::kDevice) {
+      storage = std::make_unique<TfAllocator>(
+          ctx->device()->GetAllocator(AllocatorAttributes()));
+      opt.allocator = storage.get();
+    }
     opt.dim = dim_;
     TF_RETURN_IF_ERROR(ValueTypeOf(value_dtype_, &opt.value_type));
     opt.init_size = init_size_;
@@ -168,7 +180,8 @@ class HashTableOp : public OpKernel {
       return ToTfStatus(tc::MissingCapability(
           *table, "bounds (max_capacity, TTL, admission or track_changes)"));
     }
-    *ret = new TableResource(key_dtype_, value_dtype_, dim_, std::move(table));
+    *ret = new TableResource(key_dtype_, value_dtype_, dim_, std::move(table),
+                             std::move(storage));
     return absl::OkStatus();
   }
 
@@ -366,9 +379,13 @@ class ExportOp : public OpKernel {
   void Compute(OpKernelContext* ctx) override {
     core::RefCountPtr<TableResource> table;
     OP_REQUIRES_OK(ctx, GetTableOn<Device>(ctx, DataTypeToEnum<TK>::value, &table));
-    RowOutputs<TK> out(ctx, table.get(), /*num_columns=*/0);
     const KernelExec<Device> exec(ctx);
-    OP_REQUIRES_OK(ctx, ExportAllRows<TK>(exec.get(), table.get(), &out));
+    if constexpr (DeviceTraits<Device>::kSpace == tc::MemorySpace::kDevice) {
+      OP_REQUIRES_OK(ctx, ExportDeviceRows<TK>(ctx, exec.get(), table.get()));
+    } else {
+      RowOutputs<TK> out(ctx, table.get(), /*num_columns=*/0);
+      OP_REQUIRES_OK(ctx, ExportAllRows<TK>(exec.get(), table.get(), &out));
+    }
   }
 };
 
@@ -397,6 +414,44 @@ REGISTER_KERNEL_BUILDER(Name("TFRA>HashTableSize").Device(DEVICE_CPU),
 
 TFRA_FOR_EACH_KEY_VALUE_TYPE(TFRA_REGISTER_KV)
 #undef TFRA_REGISTER_KV
+
+#if TFRA_WITH_CUDA
+// The same kernels on DEVICE_GPU (int64 and int32 keys: the 'gpu' backend
+// has no string keys). Tensors stay in device memory, except the size.
+REGISTER_KERNEL_BUILDER(Name("TFRA>HashTableOfTensors").Device(DEVICE_GPU),
+                        HashTableOp);
+REGISTER_KERNEL_BUILDER(Name("TFRA>HashTableClear").Device(DEVICE_GPU),
+                        ClearOp<GpuDevice>);
+REGISTER_KERNEL_BUILDER(
+    Name("TFRA>HashTableSize").Device(DEVICE_GPU).HostMemory("size"),
+    SizeOp<GpuDevice>);
+
+#define TFRA_REGISTER_GPU_KERNEL(op, kattr, vattr, K, V, ...) \
+  REGISTER_KERNEL_BUILDER(Name(op)                            \
+                              .Device(DEVICE_GPU)             \
+                              .TypeConstraint<K>(kattr)       \
+                              .TypeConstraint<V>(vattr),      \
+                          __VA_ARGS__);
+#define TFRA_REGISTER_GPU_KV(K, V)                                             \
+  TFRA_REGISTER_GPU_KERNEL("TFRA>HashTableFind", "Tin", "Tout", K, V,          \
+                           FindOp<GpuDevice, K, false>)                        \
+  TFRA_REGISTER_GPU_KERNEL("TFRA>HashTableFindWithExists", "Tin", "Tout", K,   \
+                           V, FindOp<GpuDevice, K, true>)                      \
+  TFRA_REGISTER_GPU_KERNEL("TFRA>HashTableInsert", "Tin", "Tout", K, V,        \
+                           WriteOp<GpuDevice, K, false>)                       \
+  TFRA_REGISTER_GPU_KERNEL("TFRA>HashTableAccum", "key_dtype", "value_dtype",  \
+                           K, V, WriteOp<GpuDevice, K, true>)                  \
+  TFRA_REGISTER_GPU_KERNEL("TFRA>HashTableRemove", "Tin", "Tout", K, V,        \
+                           RemoveOp<GpuDevice, K>)                             \
+  TFRA_REGISTER_GPU_KERNEL("TFRA>HashTableExport", "Tkeys", "Tvalues", K, V,   \
+                           ExportOp<GpuDevice, K>)                             \
+  TFRA_REGISTER_GPU_KERNEL("TFRA>HashTableImport", "Tin", "Tout", K, V,        \
+                           ImportOp<GpuDevice, K>)
+TFRA_FOR_EACH_VALUE_TYPE(TFRA_REGISTER_GPU_KV, int64_t)
+TFRA_FOR_EACH_VALUE_TYPE(TFRA_REGISTER_GPU_KV, int32)
+#undef TFRA_REGISTER_GPU_KV
+#undef TFRA_REGISTER_GPU_KERNEL
+#endif  // TFRA_WITH_CUDA
 
 }  // namespace
 }  // namespace tfra_ops

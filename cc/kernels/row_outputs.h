@@ -7,6 +7,7 @@
 #ifndef TFRA_CC_KERNELS_ROW_OUTPUTS_H_
 #define TFRA_CC_KERNELS_ROW_OUTPUTS_H_
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <vector>
@@ -186,6 +187,51 @@ absl::Status ExportAllRows(const ::tfra::core::ExecContext& exec,
         return ::tfra::core::Status::OK();
       }));
   return alloc;
+}
+
+// Export of a device backend (rows in device memory): pages of export_batch
+// straight into device temporaries sized for the row count plus one page
+// of slack, then the outputs are views of the filled part (no copy). A page
+// scans max(65,536, n / 8) slots, so a table at any load takes a few dozen
+// pages. Rows written during the export may or may not appear; the outputs
+// never overflow (the pass stops once the slack could be exceeded).
+template <typename TK>
+absl::Status ExportDeviceRows(OpKernelContext* ctx,
+                              const ::tfra::core::ExecContext& exec,
+                              TableResource* table) {
+  if (ctx->expected_output_dtype(1) != table->value_dtype()) {
+    return errors::InvalidArgument(
+        "Tvalues: dtype ", DataTypeString(ctx->expected_output_dtype(1)),
+        " does not match the table's value dtype ",
+        DataTypeString(table->value_dtype()));
+  }
+  const CoreTable<TK>* t = table->typed<TK>();
+  const int64_t n = t->size(exec);
+  if (n < 0) {
+    return errors::Internal("export: the '", t->backend(),
+                            "' backend could not read its row count");
+  }
+  const int64_t page = std::max<int64_t>(65536, n / 8);
+  Tensor keys, values;
+  TF_RETURN_IF_ERROR(ctx->allocate_temp(DataTypeToEnum<TK>::value,
+                                        TensorShape({n + page}), &keys));
+  TF_RETURN_IF_ERROR(ctx->allocate_temp(
+      table->value_dtype(), TensorShape({n + page, table->dim()}), &values));
+  const size_t row_bytes = t->row_bytes();
+  char* value_base = const_cast<char*>(values.tensor_data().data());
+  int64_t done = 0;
+  uint64_t cursor = 0;
+  do {
+    size_t count = 0;
+    TF_RETURN_IF_ERROR(ToTfStatus(t->export_batch(
+        exec, cursor, static_cast<size_t>(page),
+        keys.flat<TK>().data() + done, value_base + done * row_bytes, nullptr,
+        &count, &cursor)));
+    done += static_cast<int64_t>(count);
+  } while (cursor != 0 && done <= n);
+  ctx->set_output(0, keys.Slice(0, done));
+  ctx->set_output(1, values.Slice(0, done));
+  return absl::OkStatus();
 }
 
 }  // namespace tfra_ops

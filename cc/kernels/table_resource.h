@@ -11,8 +11,10 @@
 // from DeviceTraits<Device>; GetTable<Device> refuses a table whose buffers
 // live in another memory space than the device's (FailedPrecondition naming
 // the backend), so a kernel never hands host pointers to a device table.
-// Only DEVICE_CPU is registered today (TFRA_REGISTER_KV_KERNEL); a GPU
-// backend adds a DeviceTraits<GPUDevice> and the same registrations.
+// DEVICE_CPU kernels are always registered (TFRA_REGISTER_KV_KERNEL); an op
+// library built with CUDA (TFRA_WITH_CUDA) registers the same kernels on
+// DEVICE_GPU for GpuDevice, whose execution context is the op's stream and
+// the device's allocator (gpu_table_kernels.cc).
 //
 // Key adaptation: int32/int64 key tensors are passed to the core as they are
 // (TF's int64 is int64_t). String keys (tstring) are viewed as
@@ -57,11 +59,17 @@ using CoreBounded = ::tfra::core::Bounded<KeyStorage<TK>>;
 
 using CPUDevice = Eigen::ThreadPoolDevice;
 
+
 class TableResource : public ResourceBase {
  public:
+  // storage_allocator: the allocator a device backend's table keeps for its
+  // own arrays (declared before the table, so it outlives it); may be null.
   TableResource(DataType key_dtype, DataType value_dtype, int64_t dim,
-                std::unique_ptr<::tfra::core::TableBase> table)
+                std::unique_ptr<::tfra::core::TableBase> table,
+                std::unique_ptr<::tfra::core::Allocator> storage_allocator =
+                    nullptr)
       : key_dtype_(key_dtype), value_dtype_(value_dtype), dim_(dim),
+        storage_allocator_(std::move(storage_allocator)),
         table_(std::move(table)) {}
 
   DataType key_dtype() const { return key_dtype_; }
@@ -87,6 +95,7 @@ class TableResource : public ResourceBase {
   DataType key_dtype_;
   DataType value_dtype_;
   int64_t dim_;
+  std::unique_ptr<::tfra::core::Allocator> storage_allocator_;
   std::unique_ptr<::tfra::core::TableBase> table_;
 };
 
@@ -121,6 +130,23 @@ struct DeviceTraits<CPUDevice> {
   static const char* Name() { return "CPU"; }
 };
 
+#if TFRA_WITH_CUDA
+// The GPU kernels' device tag (Eigen's GpuDevice would pull CUDA headers
+// into every kernel file; the kernels only need the stream).
+struct GpuDevice {};
+
+template <>
+struct DeviceTraits<GpuDevice> {
+  static constexpr ::tfra::core::MemorySpace kSpace =
+      ::tfra::core::MemorySpace::kDevice;
+  static const char* Name() { return "GPU"; }
+};
+
+// The CUDA stream of the op (cudaStream_t as void*), from TF's stream
+// executor: gpu_table_kernels.cc.
+void* OpStream(OpKernelContext* ctx);
+#endif  // TFRA_WITH_CUDA
+
 template <typename Device>
 class KernelExec {
  public:
@@ -128,6 +154,12 @@ class KernelExec {
       : allocator_(ctx->device()->GetAllocator(AllocatorAttributes())) {
     exec_.parallel_for = MakeParallelFor(ctx);
     exec_.allocator = &allocator_;
+#if TFRA_WITH_CUDA
+    if constexpr (DeviceTraits<Device>::kSpace ==
+                  ::tfra::core::MemorySpace::kDevice) {
+      exec_.stream = OpStream(ctx);
+    }
+#endif
   }
   const ::tfra::core::ExecContext& get() const { return exec_; }
 

@@ -151,7 +151,7 @@ __global__ void WriteKernel(GpuSlots<K> s, const K* keys, size_t n,
           UnlockSlot(s.versions + slot, v, lane);
           continue;
         }
-        const uint64_t old_stamp = s.stamps[slot];
+        const uint64_t old_stamp = LoadVolatile(s.stamps + slot);
         const bool before_call = (old_stamp >> 32) != call;
         const bool wins = accum_inserts ? !before_call && stamp > old_stamp
                                         : stamp > old_stamp;
@@ -164,8 +164,8 @@ __global__ void WriteKernel(GpuSlots<K> s, const K* keys, size_t n,
         if (lane == 0) {
           if (wins) s.stamps[slot] = stamp;
           if (!rerun && (!accum_inserts || wins)) {
-            s.scores[slot] = NewScore(policy, s.scores[slot], true, call,
-                                      scores, i);
+            s.scores[slot] = NewScore(policy, LoadVolatile(s.scores + slot),
+                                      true, call, scores, i);
           }
         }
         UnlockSlot(s.versions + slot, v, lane);
@@ -194,7 +194,7 @@ __global__ void WriteKernel(GpuSlots<K> s, const K* keys, size_t n,
         v = LockSlot(s.versions + slot, lane);
         evicting = true;
         if (lane == 0 && dropped != nullptr) {
-          dropped[atomicAdd(counters + 1, 1ull)] = s.keys[slot];
+          dropped[atomicAdd(counters + 1, 1ull)] = LoadVolatile(s.keys + slot);
         }
       }
       if (lane == 0) StoreVolatile(s.digests + slot, kBusy);
@@ -249,7 +249,8 @@ __global__ void AddKernel(GpuSlots<K> s, const K* keys, size_t n,
              lane);
       __syncwarp();
       if (lane == 0 && policy != GpuEvictPolicy::kCustom) {
-        s.scores[slot] = NewScore(policy, s.scores[slot], true, call, nullptr, i);
+        s.scores[slot] = NewScore(policy, LoadVolatile(s.scores + slot), true,
+                                  call, nullptr, i);
       }
       UnlockSlot(s.versions + slot, v, lane);
       break;
@@ -395,6 +396,9 @@ Status GpuHashTable<K>::Create(const GpuTableOptions& options,
       cudaMemsetAsync(counters, 0, sizeof(unsigned long long), AsStream(stream)),
       "clearing the row counter");
   TFRA_CORE_RETURN_IF_ERROR(table->AllocateSlots(buckets, stream, &table->slots_));
+  // The arrays are cleared before the first call on any stream uses them.
+  TFRA_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(AsStream(stream)),
+                            "waiting for the new table");
   *out = std::move(table);
   return Status::OK();
 }

@@ -190,7 +190,8 @@ __device__ __forceinline__ void UnlockSlot(uint32_t* version, uint32_t was,
 }
 
 // Warp copy of one row (row_bytes bytes; `word` divides row_bytes and both
-// pointers' alignment).
+// pointers' alignment). Loads are volatile (they bypass L1): a table row
+// read here may have been written by another SM since this SM cached it.
 __device__ __forceinline__ void CopyRow(char* dst, const char* src,
                                         size_t row_bytes, int word, int lane) {
   if (word == 4) {
@@ -207,47 +208,58 @@ __device__ __forceinline__ void CopyRow(char* dst, const char* src,
 }
 
 // dst += delta, elementwise in value type `type` (integers wrap, bool ORs,
-// half and bfloat16 add in float and round to nearest even).
+// half and bfloat16 add in float and round to nearest even). The table row
+// `dst` is read with volatile loads: another SM may have written it since
+// this SM's L1 cached the line.
 __device__ __forceinline__ void AddRow(char* dst, const char* delta,
                                        int64_t dim, ValueType type, int lane) {
   for (int64_t i = lane; i < dim; i += kWarp) {
     switch (type) {
-      case ValueType::kFloat32:
-        reinterpret_cast<float*>(dst)[i] += reinterpret_cast<const float*>(delta)[i];
+      case ValueType::kFloat32: {
+        float* d = reinterpret_cast<float*>(dst) + i;
+        *d = LoadVolatile(d) + reinterpret_cast<const float*>(delta)[i];
         break;
-      case ValueType::kFloat64:
-        reinterpret_cast<double*>(dst)[i] += reinterpret_cast<const double*>(delta)[i];
+      }
+      case ValueType::kFloat64: {
+        double* d = reinterpret_cast<double*>(dst) + i;
+        *d = LoadVolatile(d) + reinterpret_cast<const double*>(delta)[i];
         break;
+      }
       case ValueType::kFloat16: {
-        __half* d = reinterpret_cast<__half*>(dst) + i;
-        *d = __float2half_rn(__half2float(*d) +
-                             __half2float(reinterpret_cast<const __half*>(delta)[i]));
+        uint16_t* d = reinterpret_cast<uint16_t*>(dst) + i;
+        const float sum =
+            __half2float(__ushort_as_half(LoadVolatile(d))) +
+            __half2float(__ushort_as_half(reinterpret_cast<const uint16_t*>(delta)[i]));
+        *d = __half_as_ushort(__float2half_rn(sum));
         break;
       }
       case ValueType::kBFloat16: {
-        __nv_bfloat16* d = reinterpret_cast<__nv_bfloat16*>(dst) + i;
-        *d = __float2bfloat16_rn(
-            __bfloat162float(*d) +
-            __bfloat162float(reinterpret_cast<const __nv_bfloat16*>(delta)[i]));
+        uint16_t* d = reinterpret_cast<uint16_t*>(dst) + i;
+        const float sum =
+            __bfloat162float(__ushort_as_bfloat16(LoadVolatile(d))) +
+            __bfloat162float(__ushort_as_bfloat16(
+                reinterpret_cast<const uint16_t*>(delta)[i]));
+        *d = __bfloat16_as_ushort(__float2bfloat16_rn(sum));
         break;
       }
       case ValueType::kInt8: {
         uint8_t* d = reinterpret_cast<uint8_t*>(dst) + i;
-        *d = static_cast<uint8_t>(*d + reinterpret_cast<const uint8_t*>(delta)[i]);
+        *d = static_cast<uint8_t>(LoadVolatile(d) +
+                                  reinterpret_cast<const uint8_t*>(delta)[i]);
         break;
       }
       case ValueType::kInt32: {
         uint32_t* d = reinterpret_cast<uint32_t*>(dst) + i;
-        *d += reinterpret_cast<const uint32_t*>(delta)[i];
+        *d = LoadVolatile(d) + reinterpret_cast<const uint32_t*>(delta)[i];
         break;
       }
       case ValueType::kInt64: {
         unsigned long long* d = reinterpret_cast<unsigned long long*>(dst) + i;
-        *d += reinterpret_cast<const unsigned long long*>(delta)[i];
+        *d = LoadVolatile(d) + reinterpret_cast<const unsigned long long*>(delta)[i];
         break;
       }
       case ValueType::kBool:
-        dst[i] = (dst[i] != 0 || delta[i] != 0) ? 1 : 0;
+        dst[i] = (LoadVolatile(dst + i) != 0 || delta[i] != 0) ? 1 : 0;
         break;
     }
   }
