@@ -15,7 +15,7 @@ import os
 import shutil
 
 # Relative to the repository root.
-CUDA_SOURCES = ["cc/core/gpu/gpu_hash_table.cu"]
+CUDA_SOURCES = ["cc/core/gpu/gpu_hash_table.cu", "cc/core/gpu/gpu_batch.cu"]
 CUDA_CC_SOURCES = ["cc/core/gpu/gpu_backend.cc"]
 # A100 and H100/H200 machine code, plus PTX for newer GPUs to JIT.
 ARCH_FLAGS = ["-gencode", "arch=compute_80,code=sm_80",

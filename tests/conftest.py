@@ -235,15 +235,22 @@ def shard_devices(request):
 
 
 class TableBackend:
-  """One table backend for the conformance suite: its name and a function
-  building its `de.KVCreator` from a backend config (None: defaults)."""
+  """One table backend for the conformance suite: its name, a function
+  building its `de.KVCreator` from a backend config (None: defaults), and
+  the device its tables are placed on ('' lets TensorFlow choose)."""
 
-  def __init__(self, name, make_creator):
+  def __init__(self, name, make_creator, device=""):
     self.name = name
+    self.device = device
     self._make_creator = make_creator
 
   def creator(self, config=None, saver=None):
     return self._make_creator(config, saver)
+
+  def shard_devices(self, n):
+    """n devices for a sharded de.Variable: this backend's device n times,
+    or the logical CPUs when it has none."""
+    return [self.device] * n if self.device else CPU_DEVICES[:n]
 
   def __repr__(self):
     return f"TableBackend({self.name!r})"
@@ -260,12 +267,24 @@ def _not_built(reason):
   return make
 
 
+def _gpu_creator():
+  """The 'gpu' entry's creator: the CPU creator's tables placed on /GPU:0
+  (the placement picks the CUDA table), when this op library was built with
+  CUDA and a GPU is here; else a skip naming what is missing."""
+  from tensorflow_recommenders_addons.utils import resource_loader  # pylint: disable=import-outside-toplevel
+  if not resource_loader.read_build_info().get("cuda"):
+    return _not_built("needs_gpu: this op library was built without CUDA "
+                      "(TFRA_CUDA=1 builds the gpu backend)")
+  if not tf.config.list_logical_devices("GPU"):
+    return _not_built("needs_gpu: no GPU here")
+  return _cpu_creator
+
+
 # A backend joins the suite by adding an entry here (with its marker).
 TABLE_BACKENDS = [
     pytest.param(TableBackend("cpu", _cpu_creator), id="cpu"),
-    pytest.param(TableBackend("gpu", _not_built(
-        "needs_gpu: no CUDA table backend is built into this op library "
-        "(and no GPU here)")), id="gpu", marks=pytest.mark.needs_gpu),
+    pytest.param(TableBackend("gpu", _gpu_creator(), device="/GPU:0"),
+                 id="gpu", marks=pytest.mark.needs_gpu),
     pytest.param(TableBackend("redis", _not_built(
         "needs_redis: the Redis table backend is not built into this op "
         "library")), id="redis", marks=pytest.mark.needs_redis),

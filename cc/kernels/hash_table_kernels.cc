@@ -87,6 +87,10 @@ class HashTableOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("use_node_name_sharing", &use_node_name_sharing_));
     OP_REQUIRES_OK(ctx, GetBounds(ctx, &bounds_));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("backend", &backend_));
+    // '' is the placement's own table (see the op's registration).
+    if (backend_.empty()) {
+      backend_ = ctx->device_type() == DeviceType(DEVICE_GPU) ? "gpu" : "cpu";
+    }
     std::string shared_name;
     OP_REQUIRES_OK(ctx, ctx->GetAttr("shared_name", &shared_name));
     anonymous_ = shared_name.empty() && !use_node_name_sharing_;
@@ -418,7 +422,9 @@ TFRA_FOR_EACH_KEY_VALUE_TYPE(TFRA_REGISTER_KV)
 #if TFRA_WITH_CUDA
 // The same kernels on DEVICE_GPU (int64 and int32 keys: the 'gpu' backend
 // has no string keys). Tensors stay in device memory, except the size.
-REGISTER_KERNEL_BUILDER(Name("TFRA>HashTableOfTensors").Device(DEVICE_GPU),
+REGISTER_KERNEL_BUILDER(Name("TFRA>HashTableOfTensors")
+                            .Device(DEVICE_GPU)
+                            .TypeConstraint("key_dtype", {DT_INT64, DT_INT32}),
                         HashTableOp);
 REGISTER_KERNEL_BUILDER(Name("TFRA>HashTableClear").Device(DEVICE_GPU),
                         ClearOp<GpuDevice>);

@@ -64,6 +64,11 @@ absl::Status FindShape(InferenceContext* c) {
 
 }  // namespace
 
+// backend: a name registered with the core's TableFactory ('cpu', 'gpu'),
+// or '' for the table of the device the op is placed on ('gpu' on a GPU,
+// 'cpu' otherwise), so placing a table on /GPU:0 is all it takes to get the
+// CUDA table (the GPU kernel takes int64 and int32 keys only, so string
+// tables stay on the CPU under soft placement).
 REGISTER_OP("TFRA>HashTableOfTensors")
     .Output("table_handle: resource")
     .Attr("container: string = ''")

@@ -1,7 +1,8 @@
 """The public-API conformance suite: what every table backend must do.
 
 Each test runs once per backend of the `table_backend` fixture (conftest.py:
-"cpu" here; "gpu" and "redis" skip with the reason until they are built)
+"cpu"; "gpu" where the op library has CUDA kernels and a GPU is here, its
+tables placed on /GPU:0; "redis" skips until it is built; a skip names why)
 through the public API only (`kv_creator=backend.creator(...)`), against a
 plain reference: a Python dict, or a dense `tf.Variable` trained by the
 same optimizer. The C++ half of the suite is cc/core/tests/conformance_test.cc.
@@ -29,9 +30,15 @@ def _rows(n, salt=0.0):
 
 
 def _table(table_backend, key_dtype, default=-1.0, config=None):
-  return table_backend.creator(config).create(
-      key_dtype=key_dtype, value_dtype=tf.float32,
-      default_value=[default] * DIM, name="conformance")
+  with tf.device(table_backend.device):
+    return table_backend.creator(config).create(
+        key_dtype=key_dtype, value_dtype=tf.float32,
+        default_value=[default] * DIM, name="conformance")
+
+
+def _devices(table_backend):
+  """One shard on the backend's device (de.Variable's `devices`)."""
+  return table_backend.shard_devices(1)
 
 
 @pytest.fixture(params=[tf.int64, tf.int32, tf.string], ids=lambda d: d.name)
@@ -99,7 +106,7 @@ def test_files_round_trip(table_backend, key_dtype, tmp_path):
 
 def test_sharded_variable_matches_a_dict(table_backend, key_dtype):
   var = de.Variable(key_dtype=key_dtype, value_dtype=tf.float32, dim=DIM,
-                    devices=["/CPU:0", "/CPU:1", "/CPU:2"],
+                    devices=table_backend.shard_devices(3),
                     kv_creator=table_backend.creator(), name="conf_var")
   keys = _keys(key_dtype, 60)
   var.upsert(keys, _rows(60))
@@ -121,6 +128,7 @@ def test_training_equals_the_dense_oracle(table_backend, optimizer):
           "sgd": lambda: tf_keras.optimizers.SGD(0.1)}[optimizer]
   init = np.random.RandomState(0).normal(size=(8, DIM)).astype(np.float32)
   var = de.Variable(key_dtype=tf.int64, value_dtype=tf.float32, dim=DIM,
+                    devices=_devices(table_backend),
                     kv_creator=table_backend.creator(), name="conf_train")
   var.upsert(np.arange(8), init)
   dense = tf.Variable(init)
@@ -146,11 +154,13 @@ def test_training_equals_the_dense_oracle(table_backend, optimizer):
 
 def test_checkpoint_round_trip(table_backend, tmp_path):
   var = de.Variable(key_dtype=tf.int64, value_dtype=tf.float32, dim=DIM,
+                    devices=_devices(table_backend),
                     kv_creator=table_backend.creator(), name="conf_ckpt")
   var.upsert(np.arange(25), _rows(25))
   path = tf.train.Checkpoint(v=var).write(str(tmp_path / "ckpt"))
   other = de.Variable(key_dtype=tf.int64, value_dtype=tf.float32, dim=DIM,
-                      kv_creator=table_backend.creator(), name="conf_ckpt")
+                      devices=_devices(table_backend),
+                    kv_creator=table_backend.creator(), name="conf_ckpt")
   other.upsert([999], _rows(1))
   tf.train.Checkpoint(v=other).read(path).assert_consumed()
   np.testing.assert_array_equal(other.lookup(np.arange(25)).numpy(), _rows(25))

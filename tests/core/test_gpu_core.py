@@ -17,9 +17,11 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GPU_DIR = os.path.join(ROOT, "cc", "core", "gpu")
-CORE = os.path.join(GPU_DIR, "gpu_hash_table.cu")
+CORE = [os.path.join(GPU_DIR, "gpu_hash_table.cu"),
+        os.path.join(GPU_DIR, "gpu_batch.cu")]
 MAINS = {
     "test": os.path.join(GPU_DIR, "tests", "gpu_table_test.cu"),
+    "batch_test": os.path.join(GPU_DIR, "tests", "gpu_batch_test.cu"),
     "bench": os.path.join(GPU_DIR, "bench", "gpu_table_bench.cu"),
 }
 ARCHS = ["-gencode", "arch=compute_80,code=sm_80",
@@ -43,11 +45,11 @@ def _compile(source, obj):
 
 @pytest.fixture(scope="module")
 def binaries(tmp_path_factory):
-  """{'test': path, 'bench': path}: every .cu compiled, then linked."""
+  """{name: path} for MAINS: every .cu compiled, then linked."""
   out = tmp_path_factory.mktemp("gpu_core")
   sources = sorted(glob.glob(os.path.join(GPU_DIR, "**", "*.cu"),
                              recursive=True))
-  assert set(MAINS.values()) | {CORE} <= set(sources), sources
+  assert set(MAINS.values()) | set(CORE) <= set(sources), sources
   objects = {s: str(out / (os.path.basename(s) + ".o")) for s in sources}
   procs = [(s, _compile(s, objects[s])) for s in sources]
   for source, proc in procs:
@@ -56,8 +58,9 @@ def binaries(tmp_path_factory):
   built = {}
   for name, main in MAINS.items():
     binary = str(out / f"gpu_table_{name}")
-    subprocess.run([NVCC, *ARCHS, "-cudart", "static", objects[CORE],
-                    objects[main], "-o", binary], check=True, cwd=ROOT)
+    subprocess.run([NVCC, *ARCHS, "-cudart", "static",
+                    *[objects[c] for c in CORE], objects[main], "-o", binary],
+                   check=True, cwd=ROOT)
     built[name] = binary
   return built
 
@@ -87,6 +90,16 @@ def test_every_cu_file_compiles_for_sm80_and_sm90(binaries):
 @pytest.mark.needs_gpu
 def test_gpu_table_matches_the_host_reference(binaries):
   proc = _run_or_skip([binaries["test"]])
+  print(proc.stdout)
+  assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+  assert "PASSED" in proc.stdout
+
+
+@pytest.mark.needs_gpu
+def test_gpu_batch_ops_match_the_host_reference(binaries):
+  """UniqueKeys and SegmentSumRows (the device side of TFRA>Unique and
+  TFRA>SegmentSumRows) against host references."""
+  proc = _run_or_skip([binaries["batch_test"]])
   print(proc.stdout)
   assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
   assert "PASSED" in proc.stdout

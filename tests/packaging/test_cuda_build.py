@@ -30,7 +30,8 @@ tf.load_op_library(sys.argv[1])
 out = {}
 for op in ["TFRA>HashTableOfTensors", "TFRA>HashTableFind",
            "TFRA>HashTableInsert", "TFRA>HashTableAccum",
-           "TFRA>HashTableExport", "TFRA>HashTableSize"]:
+           "TFRA>HashTableExport", "TFRA>HashTableSize", "TFRA>Unique",
+           "TFRA>SegmentSumRows"]:
   out[op] = sorted({k.device_type for k in
                     kernels.get_registered_kernels_for_op(op).kernel})
 print(json.dumps(out))
@@ -78,7 +79,7 @@ def test_the_cuda_build_records_cuda(cuda_lib):
   assert info["cuda"] is True, info
 
 
-def test_the_cuda_build_registers_the_table_kernels_on_gpu_too(cuda_lib):
+def test_the_cuda_build_registers_the_table_and_batch_kernels_on_gpu_too(cuda_lib):
   proc = subprocess.run([sys.executable, "-c", _KERNELS, str(cuda_lib / LIB)],
                         capture_output=True, text=True, timeout=300,
                         check=False,

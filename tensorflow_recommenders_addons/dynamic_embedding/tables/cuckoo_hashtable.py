@@ -1,8 +1,12 @@
-"""`CuckooHashTable`: the CPU hash table behind dynamic embeddings.
+"""`CuckooHashTable`: the hash table behind dynamic embeddings.
 
 The class keeps TFRA's name and signature for source compatibility; the
 engine is this package's sharded open-addressing table (cc/core), not cuckoo
-hashing. Each instance owns one table: without a `shared_name` the kernel
+hashing. Where the table lives follows its placement: on a CPU it is the
+'cpu' backend; on a GPU, in an op library built with CUDA, the creation op's
+GPU kernel builds the 'gpu' backend (cc/core/gpu) for int64/int32 keys, so
+`device="/GPU:0"` (or a `tf.device` scope) is the only change user code
+needs. Each instance owns one table: without a `shared_name` the kernel
 returns a ref-counting handle, so the table is freed with its last handle
 (no leak in eager mode) and every SavedModel load gets its own table.
 """
@@ -53,7 +57,9 @@ class CuckooHashTable(base.DynamicTable, bounded.BoundedTableMethods,
     checkpoint: Whether `tf.train.Checkpoint` / SavedModel save the content.
     init_size: Number of rows to pre-size the table for (0: grow on demand).
     config: A `de.CuckooHashTableConfig`, or None for defaults.
-    device: Device to place the table on ('' lets TensorFlow choose).
+    device: Device to place the table on ('' lets TensorFlow choose). On a
+      GPU (op library built with CUDA, int64/int32 keys) the table is the
+      CUDA table and its rows live in GPU memory; elsewhere the CPU table.
     shard_saveable_object_fn: Accepted for TFRA source compatibility and kept
       on the instance; checkpointing uses the table's own serialization.
 
@@ -119,6 +125,11 @@ class CuckooHashTable(base.DynamicTable, bounded.BoundedTableMethods,
     super().__init__(device=device)
     self._resource_handle = None
     _ = self.resource_handle  # create the table now, on `device`
+    # The backend actually built (named by capability errors): known from
+    # the handle's device once placed; a graph handle names the requested
+    # device, which the placer may still refine.
+    if "GPU" in (self._resource_handle.device or "").upper():
+      self.backend = "gpu"
 
   def _create_resource(self):
     return _ops().tfra_hash_table_of_tensors(
@@ -133,7 +144,7 @@ class CuckooHashTable(base.DynamicTable, bounded.BoundedTableMethods,
         admit_after=self._config.admit_after,
         sketch_width=self._config.sketch_width,
         track_meta=self._config.bounded,
-        backend=self.backend,
+        backend="",  # the placement's own table (module docstring)
         use_node_name_sharing=self._graph_shared and not tf.inside_function(),
         name=_op_name(self._name))
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "cc/core/gpu/gpu_hash_table.h"
+#include "cc/core/gpu/tests/test_util.cuh"
 
 namespace tg = ::tfra::core::gpu;
 using ::tfra::core::Allocator;
@@ -26,53 +27,6 @@ using ::tfra::core::Status;
 using ::tfra::core::ValueType;
 
 namespace {
-
-int g_failures = 0;
-const char* g_test = "";
-
-#define CHECK_TRUE(cond, ...)                                          \
-  do {                                                                 \
-    if (!(cond)) {                                                     \
-      ++g_failures;                                                    \
-      std::fprintf(stderr, "FAIL %s (%s:%d): %s: ", g_test, __FILE__,  \
-                   __LINE__, #cond);                                   \
-      std::fprintf(stderr, __VA_ARGS__);                               \
-      std::fprintf(stderr, "\n");                                      \
-      return;                                                          \
-    }                                                                  \
-  } while (0)
-
-#define CHECK_OK(expr)                                                 \
-  do {                                                                 \
-    const Status _s = (expr);                                          \
-    CHECK_TRUE(_s.ok(), "%s", _s.message().c_str());                   \
-  } while (0)
-
-void Cuda(cudaError_t e) {
-  if (e != cudaSuccess) {
-    std::fprintf(stderr, "CUDA error: %s\n", cudaGetErrorString(e));
-    std::exit(1);
-  }
-}
-
-// A device copy of a host vector, freed with the object.
-template <typename T>
-struct Dev {
-  T* ptr = nullptr;
-  size_t n = 0;
-  explicit Dev(size_t count) : n(count) {
-    Cuda(cudaMalloc(&ptr, std::max<size_t>(count, 1) * sizeof(T)));
-  }
-  explicit Dev(const std::vector<T>& host) : Dev(host.size()) {
-    if (n) Cuda(cudaMemcpy(ptr, host.data(), n * sizeof(T), cudaMemcpyHostToDevice));
-  }
-  ~Dev() { cudaFree(ptr); }
-  std::vector<T> Host() const {
-    std::vector<T> out(n);
-    if (n) Cuda(cudaMemcpy(out.data(), ptr, n * sizeof(T), cudaMemcpyDeviceToHost));
-    return out;
-  }
-};
 
 using Row = std::vector<char>;
 
@@ -459,14 +413,6 @@ void TestBadOptions() {
   CHECK_TRUE(!tg::GpuHashTable<int64_t>::Create(o, nullptr, nullptr, &t).ok(),
              "no allocator accepted");
 }
-
-#define RUN(...)                   \
-  do {                             \
-    g_test = #__VA_ARGS__;         \
-    const int before = g_failures; \
-    __VA_ARGS__;                   \
-    std::printf("%s %s\n", g_failures == before ? "ok  " : "FAIL", g_test); \
-  } while (0)
 
 }  // namespace
 
