@@ -70,6 +70,13 @@ struct ExecContext {
   ParallelFor parallel_for;         // host work splitting; empty = serial
   void* stream = nullptr;           // e.g. a cudaStream_t; null on host
   Allocator* allocator = nullptr;   // scratch memory in the backend's space
+  // Set by device kernels only: copies between host memory and the
+  // backend's memory on `stream` that return once the copy is done, and
+  // pinned host memory for staging pages (whole-table reads, file loads).
+  std::function<Status(void* host_dst, const void* src, size_t bytes)> to_host;
+  std::function<Status(void* dst, const void* host_src, size_t bytes)>
+      from_host;
+  Allocator* host_allocator = nullptr;
 };
 
 template <typename K>

@@ -1,9 +1,12 @@
-// The CUDA stream of a GPU op, for the core's ExecContext. Only in op
-// libraries built with CUDA (TFRA_WITH_CUDA); TF's stream executor hands the
-// raw cudaStream_t out as PlatformSpecificHandle::stream.
+// The CUDA stream of a GPU op and host<->device copies on it, for the
+// core's ExecContext. Only in op libraries built with CUDA (TFRA_WITH_CUDA);
+// TF's stream executor hands the raw cudaStream_t out as
+// PlatformSpecificHandle::stream, and does the copies itself (so this file
+// needs no CUDA header).
 #if TFRA_WITH_CUDA
 #include "cc/kernels/table_resource.h"
 #include "tensorflow/core/framework/device_base.h"
+#include "xla/stream_executor/device_address.h"
 #include "xla/stream_executor/stream.h"
 
 namespace tensorflow {
@@ -15,6 +18,50 @@ void* OpStream(OpKernelContext* ctx) {
     return nullptr;  // the legacy default stream
   }
   return device_context->stream()->platform_specific_handle().stream;
+}
+
+namespace {
+
+::tfra::core::Status FromTf(const absl::Status& s) {
+  if (s.ok()) return ::tfra::core::Status::OK();
+  return ::tfra::core::Status(::tfra::core::Code::kInternal,
+                              "gpu copy: " + std::string(s.message()));
+}
+
+stream_executor::Stream* StreamOf(OpKernelContext* ctx) {
+  const DeviceContext* device_context = ctx->op_device_context();
+  return device_context == nullptr ? nullptr : device_context->stream();
+}
+
+}  // namespace
+
+::tfra::core::Status CopyToHost(OpKernelContext* ctx, void* host_dst,
+                                const void* device_src, size_t bytes) {
+  if (bytes == 0) return ::tfra::core::Status::OK();
+  stream_executor::Stream* stream = StreamOf(ctx);
+  if (stream == nullptr) {
+    return ::tfra::core::Status(::tfra::core::Code::kInternal,
+                                "gpu copy: the op has no stream");
+  }
+  const stream_executor::DeviceAddressBase src(const_cast<void*>(device_src),
+                                               bytes);
+  absl::Status s = stream->Memcpy(host_dst, src, bytes);
+  if (s.ok()) s = stream->BlockHostUntilDone();
+  return FromTf(s);
+}
+
+::tfra::core::Status CopyFromHost(OpKernelContext* ctx, void* device_dst,
+                                  const void* host_src, size_t bytes) {
+  if (bytes == 0) return ::tfra::core::Status::OK();
+  stream_executor::Stream* stream = StreamOf(ctx);
+  if (stream == nullptr) {
+    return ::tfra::core::Status(::tfra::core::Code::kInternal,
+                                "gpu copy: the op has no stream");
+  }
+  stream_executor::DeviceAddressBase dst(device_dst, bytes);
+  absl::Status s = stream->Memcpy(&dst, host_src, bytes);
+  if (s.ok()) s = stream->BlockHostUntilDone();
+  return FromTf(s);
 }
 
 }  // namespace tfra_ops

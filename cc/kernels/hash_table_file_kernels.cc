@@ -7,7 +7,9 @@
 // previous file intact. A backend with the Snapshots capability streams its
 // rows in place (the CPU table reads each shard under its shared lock while
 // it streams; memory beyond the table is one buffer_size buffer); any other
-// host backend is read one export_batch page at a time (ForEachRow).
+// backend is read one export_batch page at a time (ForEachRow; a GPU table's
+// pages pass through pinned host memory, and loads are staged back the same
+// way).
 //
 // Load is all-or-nothing on bad input: every file is opened and verified
 // (header, dtypes, dim, record structure, count, CRC) before the first row is
@@ -142,8 +144,8 @@ class LoadOp : public OpKernel {
     for (auto& r : readers) {
       OP_REQUIRES_OK(ctx, ToTfStatus(r->ReadAll(
           [&](const KeyArg<TK>* keys, const char* values, size_t count) {
-            return table->typed<TK>()->insert_or_assign(exec.get(), keys,
-                                                        count, values);
+            return InsertHostRows<TK>(exec.get(), table->typed<TK>(), keys,
+                                      count, values);
           })));
     }
   }
@@ -194,6 +196,25 @@ class LoadOp : public OpKernel {
 
 TFRA_FOR_EACH_KEY_VALUE_TYPE(TFRA_REGISTER_FILE_KV)
 #undef TFRA_REGISTER_FILE_KV
+
+#if TFRA_WITH_CUDA
+// GPU tables (int64/int32 keys): rows pass through pinned host pages
+// (ForEachDeviceRow, InsertHostRows); the path strings stay on the host.
+#define TFRA_REGISTER_GPU_FILE_KV(K, V)                                    \
+  REGISTER_KERNEL_BUILDER(Name("TFRA>HashTableSaveToFileSystem")           \
+                              .Device(DEVICE_GPU)                          \
+                              .TypeConstraint<K>("key_dtype")              \
+                              .TypeConstraint<V>("value_dtype"),           \
+                          SaveOp<GpuDevice, K>);                           \
+  REGISTER_KERNEL_BUILDER(Name("TFRA>HashTableLoadFromFileSystem")         \
+                              .Device(DEVICE_GPU)                          \
+                              .TypeConstraint<K>("key_dtype")              \
+                              .TypeConstraint<V>("value_dtype"),           \
+                          LoadOp<GpuDevice, K>);
+TFRA_FOR_EACH_VALUE_TYPE(TFRA_REGISTER_GPU_FILE_KV, int64_t)
+TFRA_FOR_EACH_VALUE_TYPE(TFRA_REGISTER_GPU_FILE_KV, int32)
+#undef TFRA_REGISTER_GPU_FILE_KV
+#endif  // TFRA_WITH_CUDA
 
 }  // namespace
 }  // namespace tfra_ops

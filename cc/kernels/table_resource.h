@@ -143,28 +143,55 @@ struct DeviceTraits<GpuDevice> {
 };
 
 // The CUDA stream of the op (cudaStream_t as void*), from TF's stream
-// executor: gpu_table_kernels.cc.
+// executor (gpu_stream.cc).
 void* OpStream(OpKernelContext* ctx);
+
+// Copies between host and device memory on the op's stream and waits for
+// the copy (gpu_stream.cc): device backends' staging in ExecContext.
+::tfra::core::Status CopyToHost(OpKernelContext* ctx, void* host_dst,
+                                const void* device_src, size_t bytes);
+::tfra::core::Status CopyFromHost(OpKernelContext* ctx, void* device_dst,
+                                  const void* host_src, size_t bytes);
+
+// Pinned host memory, which the GPU can DMA from and to.
+inline AllocatorAttributes PinnedHost() {
+  AllocatorAttributes a;
+  a.set_on_host(true);
+  a.set_gpu_compatible(true);
+  return a;
+}
 #endif  // TFRA_WITH_CUDA
 
 template <typename Device>
 class KernelExec {
  public:
   explicit KernelExec(OpKernelContext* ctx)
-      : allocator_(ctx->device()->GetAllocator(AllocatorAttributes())) {
+      : allocator_(ctx->device()->GetAllocator(AllocatorAttributes())),
+        host_allocator_(nullptr) {
     exec_.parallel_for = MakeParallelFor(ctx);
     exec_.allocator = &allocator_;
 #if TFRA_WITH_CUDA
     if constexpr (DeviceTraits<Device>::kSpace ==
                   ::tfra::core::MemorySpace::kDevice) {
       exec_.stream = OpStream(ctx);
+      exec_.to_host = [ctx](void* dst, const void* src, size_t bytes) {
+        return CopyToHost(ctx, dst, src, bytes);
+      };
+      exec_.from_host = [ctx](void* dst, const void* src, size_t bytes) {
+        return CopyFromHost(ctx, dst, src, bytes);
+      };
+      host_allocator_ = TfAllocator(ctx->device()->GetAllocator(PinnedHost()));
+      exec_.host_allocator = &host_allocator_;
     }
 #endif
   }
+  KernelExec(const KernelExec&) = delete;
+  KernelExec& operator=(const KernelExec&) = delete;
   const ::tfra::core::ExecContext& get() const { return exec_; }
 
  private:
   TfAllocator allocator_;
+  TfAllocator host_allocator_;
   ::tfra::core::ExecContext exec_;
 };
 

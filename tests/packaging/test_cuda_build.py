@@ -31,7 +31,8 @@ out = {}
 for op in ["TFRA>HashTableOfTensors", "TFRA>HashTableFind",
            "TFRA>HashTableInsert", "TFRA>HashTableAccum",
            "TFRA>HashTableExport", "TFRA>HashTableSize", "TFRA>Unique",
-           "TFRA>SegmentSumRows"]:
+           "TFRA>SegmentSumRows", "TFRA>HashTableSaveToFileSystem",
+           "TFRA>HashTableLoadFromFileSystem"]:
   out[op] = sorted({k.device_type for k in
                     kernels.get_registered_kernels_for_op(op).kernel})
 print(json.dumps(out))
