@@ -199,7 +199,7 @@ TFRA_FOR_EACH_KEY_VALUE_TYPE(TFRA_REGISTER_FILE_KV)
 
 #if TFRA_WITH_CUDA
 // GPU tables (int64/int32 keys): rows pass through pinned host pages
-// (ForEachDeviceRow, InsertHostRows); the path strings stay on the host.
+// (cc/core/device_rows.h); the path strings stay on the host.
 #define TFRA_REGISTER_GPU_FILE_KV(K, V)                                    \
   REGISTER_KERNEL_BUILDER(Name("TFRA>HashTableSaveToFileSystem")           \
                               .Device(DEVICE_GPU)                          \

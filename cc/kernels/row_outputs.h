@@ -10,9 +10,9 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
-#include <type_traits>
 #include <vector>
 
+#include "cc/core/device_rows.h"
 #include "cc/core/row_meta.h"
 #include "cc/kernels/table_resource.h"
 #include "tensorflow/core/framework/op_kernel.h"
@@ -110,125 +110,15 @@ using RowChunkFn = std::function<::tfra::core::Status(
     const KeyStorage<TK>* keys, const char* values,
     const ::tfra::core::RowMeta* metas, size_t count)>;
 
-// Memory from an ExecContext allocator, returned when it goes out of scope
-// (heap memory when the allocator is null).
-class ExecBuffer {
- public:
-  ExecBuffer(::tfra::core::Allocator* a, size_t bytes)
-      : a_(a), heap_(a == nullptr ? std::max<size_t>(bytes, 1) : 0) {
-    p_ = a == nullptr ? heap_.data()
-                      : static_cast<char*>(a->allocate(std::max<size_t>(bytes, 1), 64));
-  }
-  ~ExecBuffer() {
-    if (a_ != nullptr && p_ != nullptr) a_->deallocate(p_);
-  }
-  ExecBuffer(const ExecBuffer&) = delete;
-  ExecBuffer& operator=(const ExecBuffer&) = delete;
-  char* get() const { return p_; }
-
- private:
-  ::tfra::core::Allocator* a_;
-  std::vector<char> heap_;
-  char* p_ = nullptr;
-};
-
-// ForEachRow for a backend whose rows live in device memory: each
-// export_batch page lands in device scratch, is copied into pinned host
-// staging (exec.to_host, which waits for the copy) and handed on from there
-// (kStream) or gathered (kPointInTime). Bookkeeping columns read as zero.
-// Memory beyond the table: one page on the device and one pinned page.
-template <typename TK>
-absl::Status ForEachDeviceRow(
-    const ::tfra::core::ExecContext& exec, const CoreTable<TK>* t, RowScan scan,
-    const std::function<::tfra::core::Status(size_t)>& on_total,
-    const RowChunkFn<TK>& on_chunk) {
-  if (!exec.to_host || exec.allocator == nullptr) {
-    return errors::Unimplemented("export: the '", t->backend(),
-                                 "' backend keeps rows in device memory and "
-                                 "this kernel cannot stage them to the host");
-  }
-  constexpr size_t kPage = 65536;
-  const size_t row_bytes = t->row_bytes();
-  const size_t key_bytes = sizeof(KeyStorage<TK>);
-  ExecBuffer dev_keys(exec.allocator, kPage * key_bytes);
-  ExecBuffer dev_values(exec.allocator, kPage * row_bytes);
-  ExecBuffer host_keys(exec.host_allocator, kPage * key_bytes);
-  ExecBuffer host_values(exec.host_allocator, kPage * row_bytes);
-  if (dev_keys.get() == nullptr || dev_values.get() == nullptr ||
-      host_keys.get() == nullptr || host_values.get() == nullptr) {
-    return errors::ResourceExhausted("export: no memory for a ", kPage,
-                                     "-row staging page");
-  }
-  const bool gather = scan == RowScan::kPointInTime;
-  std::vector<KeyStorage<TK>> keys;
-  std::vector<char> values;
-  const std::vector<::tfra::core::RowMeta> zero_metas(kPage);
-  uint64_t cursor = 0;
-  do {
-    size_t count = 0;
-    auto* dk = reinterpret_cast<KeyStorage<TK>*>(dev_keys.get());
-    TF_RETURN_IF_ERROR(ToTfStatus(t->export_batch(
-        exec, cursor, kPage, dk, dev_values.get(), nullptr, &count, &cursor)));
-    TF_RETURN_IF_ERROR(ToTfStatus(
-        exec.to_host(host_keys.get(), dev_keys.get(), count * key_bytes)));
-    TF_RETURN_IF_ERROR(ToTfStatus(
-        exec.to_host(host_values.get(), dev_values.get(), count * row_bytes)));
-    const auto* hk = reinterpret_cast<const KeyStorage<TK>*>(host_keys.get());
-    if (gather) {
-      keys.insert(keys.end(), hk, hk + count);
-      values.insert(values.end(), host_values.get(),
-                    host_values.get() + count * row_bytes);
-    } else if (count > 0) {
-      TF_RETURN_IF_ERROR(ToTfStatus(
-          on_chunk(hk, host_values.get(), zero_metas.data(), count)));
-    }
-  } while (cursor != 0);
-  if (gather) {
-    TF_RETURN_IF_ERROR(ToTfStatus(on_total(keys.size())));
-    std::vector<::tfra::core::RowMeta> metas(keys.size());
-    TF_RETURN_IF_ERROR(ToTfStatus(
-        on_chunk(keys.data(), values.data(), metas.data(), keys.size())));
-  }
-  return absl::OkStatus();
-}
-
-// Inserts (insert-or-assign) `count` rows held in host memory into a table
-// of any memory space: a device backend gets them staged through device
-// scratch (exec.from_host) first.
+// Inserts host rows into a table of any memory space (a device table's are
+// staged through device scratch: cc/core/device_rows.h).
 template <typename TK>
 ::tfra::core::Status InsertHostRows(const ::tfra::core::ExecContext& exec,
                                     CoreTable<TK>* t,
                                     const typename CoreTable<TK>::Arg* keys,
                                     size_t count, const char* values) {
-  if (t->memory_space() == ::tfra::core::MemorySpace::kHost) {
-    return t->insert_or_assign(exec, keys, count, values);
-  }
-  if (!exec.from_host || exec.allocator == nullptr) {
-    return ::tfra::core::Status(
-        ::tfra::core::Code::kUnimplemented,
-        std::string("load: the '") + t->backend() +
-            "' backend keeps rows in device memory and this kernel cannot "
-            "stage rows to it");
-  }
-  using Arg = typename CoreTable<TK>::Arg;
-  static_assert(std::is_trivially_copyable<Arg>::value,
-                "device backends take fixed-size keys");
-  const size_t row_bytes = t->row_bytes();
-  ExecBuffer dev_keys(exec.allocator, count * sizeof(Arg));
-  ExecBuffer dev_values(exec.allocator, count * row_bytes);
-  if (dev_keys.get() == nullptr || dev_values.get() == nullptr) {
-    return ::tfra::core::Status(::tfra::core::Code::kResourceExhausted,
-                                "load: no device memory for a staging page");
-  }
-  TFRA_CORE_RETURN_IF_ERROR(
-      exec.from_host(dev_keys.get(), keys, count * sizeof(Arg)));
-  TFRA_CORE_RETURN_IF_ERROR(
-      exec.from_host(dev_values.get(), values, count * row_bytes));
-  // The staging buffers go back to TF's allocator once the insert is
-  // enqueued: like any temporary, they are only reused by work on the same
-  // stream, which runs after the insert.
-  return t->insert_or_assign(exec, reinterpret_cast<const Arg*>(dev_keys.get()),
-                             count, dev_values.get());
+  return ::tfra::core::InsertStagedRows<KeyStorage<TK>>(exec, t, keys, count,
+                                                        values);
 }
 
 // Hands every row of `table` to on_chunk, whatever the backend offers. With
@@ -237,7 +127,8 @@ template <typename TK>
 // kStream hands each page on as it is read; kPointInTime gathers the pages
 // first (the row count must precede the rows) and hands them on as one
 // chunk, so it is a point in time only if writers are quiet. A backend
-// in device memory is staged through the host (ForEachDeviceRow).
+// in device memory is staged through pinned host pages
+// (ForEachStagedRow, cc/core/device_rows.h).
 template <typename TK>
 absl::Status ForEachRow(const ::tfra::core::ExecContext& exec,
                         TableResource* table, RowScan scan,
@@ -250,7 +141,8 @@ absl::Status ForEachRow(const ::tfra::core::ExecContext& exec,
                           : snapshots->stream_rows(on_chunk));
   }
   if (t->memory_space() != ::tfra::core::MemorySpace::kHost) {
-    return ForEachDeviceRow<TK>(exec, t, scan, on_total, on_chunk);
+    return ToTfStatus(::tfra::core::ForEachStagedRow<KeyStorage<TK>>(
+        exec, *t, scan == RowScan::kPointInTime, on_total, on_chunk));
   }
   const size_t row_bytes = t->row_bytes();
   const bool gather = scan == RowScan::kPointInTime;
