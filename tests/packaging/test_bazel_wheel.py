@@ -5,7 +5,9 @@ ignore) to build/bazel-wheel-test/workspace, run `python configure.py` with
 this interpreter, `bazel build //:build_pip_pkg` and
 `./bazel-bin/build_pip_pkg <tmp>/artifacts`, then `pip install --no-deps` the
 wheel into a new venv that sees this interpreter's TensorFlow and load the ops
-there.
+there. With a CUDA toolkit installed, `python configure.py --cuda` and a
+Bazel build of the op library follow in the same copy: it must record
+"cuda": true and register the GPU kernels (nothing runs on a GPU).
 
 The copy and Bazel's output root stay at fixed paths under the git-ignored
 build/ (also in .bazelignore), so a repeat run reuses Bazel's output base and
@@ -216,3 +218,45 @@ def test_wheel_requires_the_tensorflow_it_was_built_for(wheel, venv_python,
   ours = [line for line in check.stdout.splitlines()
           if line.lower().startswith("tensorflow-recommenders-addons")]
   assert not ours, check.stdout
+
+
+# ---- the CUDA build (python configure.py --cuda) ----
+
+sys.path.insert(0, str(REPO_ROOT / "build_deps"))
+import cuda_build  # pylint: disable=wrong-import-position,import-error
+sys.path.pop(0)
+
+
+@pytest.fixture(scope="module")
+def cuda_outputs(wheel):  # pylint: disable=unused-argument,redefined-outer-name
+  """bazel-bin after `configure.py --cuda` and a build of the op library and
+  build_info in the same workspace copy (after the CPU wheel: the objects
+  that do not change with CUDA come from the shared disk cache)."""
+  if cuda_build.find_toolkit() is None:
+    pytest.skip("no CUDA toolkit (nvcc, libcudart_static.a) here")
+  _run([sys.executable, "configure.py", "--cuda"], cwd=WORKSPACE_COPY)
+  try:
+    _run(_bazel("build", f"--disk_cache={DISK_CACHE}",
+                "//cc:_cuckoo_hashtable_ops.so", "//:build_info"),
+         cwd=WORKSPACE_COPY)
+  finally:
+    subprocess.run(_bazel("shutdown"), cwd=str(WORKSPACE_COPY), timeout=120,
+                   check=False)
+  return WORKSPACE_COPY / "bazel-bin"
+
+
+def test_the_bazel_cuda_build_records_cuda(cuda_outputs):  # pylint: disable=redefined-outer-name
+  info = json.loads((cuda_outputs / "build_info.json").read_text())
+  assert info["cuda"] is True, info
+  assert info["builder"] == "bazel", info
+
+
+def test_the_bazel_cuda_build_registers_the_gpu_kernels(cuda_outputs,  # pylint: disable=redefined-outer-name
+                                                        tmp_path):
+  lib = cuda_outputs / "cc" / "_cuckoo_hashtable_ops.so"
+  stdout = _run([sys.executable, REPO_ROOT / "tests" / "packaging" /
+                 "kernel_devices.py", lib], cwd=tmp_path, timeout=300,
+                env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  devices = json.loads(stdout.strip().splitlines()[-1])
+  for op, types in devices.items():
+    assert types == ["CPU", "GPU"], (op, types)

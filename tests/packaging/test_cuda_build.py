@@ -22,21 +22,8 @@ sys.path.pop(0)
 LIB = "tensorflow_recommenders_addons/_libs/_cuckoo_hashtable_ops.so"
 INFO = "tensorflow_recommenders_addons/_libs/build_info.json"
 
-_KERNELS = r"""
-import json, sys
-import tensorflow as tf
-from tensorflow.python.framework import kernels
-tf.load_op_library(sys.argv[1])
-out = {}
-for op in ["TFRA>HashTableOfTensors", "TFRA>HashTableFind",
-           "TFRA>HashTableInsert", "TFRA>HashTableAccum",
-           "TFRA>HashTableExport", "TFRA>HashTableSize", "TFRA>Unique",
-           "TFRA>SegmentSumRows", "TFRA>HashTableSaveToFileSystem",
-           "TFRA>HashTableLoadFromFileSystem"]:
-  out[op] = sorted({k.device_type for k in
-                    kernels.get_registered_kernels_for_op(op).kernel})
-print(json.dumps(out))
-"""
+KERNEL_DEVICES = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                              "kernel_devices.py")
 
 
 @pytest.mark.parametrize("mode,tf_cuda,toolkit,want", [
@@ -81,7 +68,7 @@ def test_the_cuda_build_records_cuda(cuda_lib):
 
 
 def test_the_cuda_build_registers_the_table_and_batch_kernels_on_gpu_too(cuda_lib):
-  proc = subprocess.run([sys.executable, "-c", _KERNELS, str(cuda_lib / LIB)],
+  proc = subprocess.run([sys.executable, KERNEL_DEVICES, str(cuda_lib / LIB)],
                         capture_output=True, text=True, timeout=300,
                         check=False,
                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
