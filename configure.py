@@ -125,8 +125,12 @@ def bazelrc_lines(compile_flags, link_flags, cuda, cuda_path):
   # setup.py's pip build.
   lines += ["build --copt=-O2", "build --copt=-DNDEBUG"]
   if cuda:
+    # The toolkit path as a --define (a Make variable of the nvcc genrule),
+    # not an --action_env: an action_env enters every action's cache key,
+    # so the C++ objects that do not change with CUDA would not be shared
+    # with the CPU build's through the disk cache.
     lines += ["build --define=using_cuda=true",
-              f'build --action_env CUDA_PATH="{cuda_path}"']
+              f'build --define=CUDA_PATH="{cuda_path}"']
   return lines
 
 

@@ -6,7 +6,8 @@ through the `--cxxopt`s that configure.py writes; headers and the framework libr
 
 CUDA (`python configure.py --cuda`, i.e. --define=using_cuda=true): `cuda_srcs` are plain .cu
 files (plus .cuh/.h headers they include) that include no TensorFlow header. A genrule compiles
-each .cu with $CUDA_PATH/bin/nvcc and copies $CUDA_PATH/lib64/libcudart_static.a next to the
+each .cu with $(CUDA_PATH)/bin/nvcc (configure.py's --define=CUDA_PATH) and copies
+$(CUDA_PATH)/lib64/libcudart_static.a next to the
 objects, so the CUDA runtime is linked statically into the .so (no libcudart.so at run time).
 The C++ sources then see -DTFRA_WITH_CUDA. Without the define, cuda_srcs are ignored.
 """
@@ -34,11 +35,9 @@ def _cuda_library(name, srcs, hdrs):
     objects = ["%s/%s.pic.o" % (name, src[:-len(".cu")].replace("/", "_")) for src in cu_files]
     cudart = "%s/libcudart_static.a" % name
     commands = [
-        "if [ -z \"$${CUDA_PATH:-}\" ]; then " +
-        "echo 'CUDA_PATH is not set: run python configure.py --cuda' >&2; exit 1; fi",
-        "cp -f \"$$CUDA_PATH/lib64/libcudart_static.a\" $(location %s)" % cudart,
+        "cp -f \"$(CUDA_PATH)/lib64/libcudart_static.a\" $(location %s)" % cudart,
     ] + [
-        "\"$$CUDA_PATH/bin/nvcc\" %s -c $(location %s) -o $(location %s)" %
+        "\"$(CUDA_PATH)/bin/nvcc\" %s -c $(location %s) -o $(location %s)" %
         (" ".join(_NVCC_FLAGS), src, obj)
         for src, obj in zip(cu_files, objects)
     ]
