@@ -1,7 +1,7 @@
 """Repository rule that exposes the installed TensorFlow as @local_config_tf.
 
 It reads the locations that `python configure.py` wrote to .tf_configure.bazelrc (as
-`--action_env`), symlinks TensorFlow's header directory and framework library into the
+`--repo_env`), symlinks TensorFlow's header directory and framework library into the
 repository, and writes:
 
   @local_config_tf//:tf_header_lib            headers, `-I include` like tf.sysconfig's -I flag
