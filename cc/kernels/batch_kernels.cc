@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "cc/core/unique.h"
+#include "cc/kernels/batch_args.h"
 #include "cc/kernels/table_resource.h"
 #include "tensorflow/core/framework/bfloat16.h"
 #include "tensorflow/core/framework/op_kernel.h"
@@ -31,10 +32,8 @@ class UniqueOp : public OpKernel {
   using OpKernel::OpKernel;
   void Compute(OpKernelContext* ctx) override {
     const Tensor& keys = ctx->input(0);
+    OP_REQUIRES_OK(ctx, CheckUniqueKeys(keys));
     const int64_t n = keys.NumElements();
-    OP_REQUIRES(ctx, n < (int64_t{1} << 31),
-                errors::InvalidArgument("keys: more than 2^31 - 1 ids in one "
-                                        "batch, got ", n));
     Tensor* idx;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, keys.shape(), &idx));
     const KeyArgs<TK> args(keys);
@@ -57,26 +56,13 @@ class SegmentSumRowsOp : public OpKernel {
   void Compute(OpKernelContext* ctx) override {
     const Tensor& data = ctx->input(0);
     const Tensor& ids = ctx->input(1);
-    const Tensor& num = ctx->input(2);
-    OP_REQUIRES(ctx, data.dims() >= 1,
-                errors::InvalidArgument("data: must have rank >= 1"));
-    OP_REQUIRES(ctx, TensorShapeUtils::IsVector(ids.shape()) &&
-                         ids.dim_size(0) == data.dim_size(0),
-                errors::InvalidArgument("segment_ids: must be a vector with "
-                                        "one id per row of data (",
-                                        data.dim_size(0), "), got shape ",
-                                        ids.shape().DebugString()));
-    OP_REQUIRES(ctx, TensorShapeUtils::IsScalar(num.shape()) &&
-                         num.scalar<int32>()() >= 0,
-                errors::InvalidArgument("num_segments: must be a scalar >= 0"));
-    const int64_t segments = num.scalar<int32>()();
-    const int64_t n = data.dim_size(0);
-    int64_t width = 1;  // elements per row
-    for (int d = 1; d < data.dims(); ++d) width *= data.dim_size(d);
-    TensorShape out_shape = data.shape();
-    out_shape.set_dim(0, segments);
+    SegmentSumArgs args;
+    OP_REQUIRES_OK(ctx, args.Parse(ctx));
+    const int64_t segments = args.segments;
+    const int64_t n = args.rows;
+    const int64_t width = args.width;
     Tensor* out;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, out_shape, &out));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, args.out_shape, &out));
     const int32* seg = ids.flat<int32>().data();
     for (int64_t i = 0; i < n; ++i) {
       OP_REQUIRES(ctx, seg[i] >= 0 && seg[i] < segments,

@@ -6,9 +6,8 @@
 // CPU kernels (cc/ops/batch_ops.cc); string keys have no GPU kernel (the
 // placer keeps those ops on the CPU).
 #if TFRA_WITH_CUDA
-#include <type_traits>
-
 #include "cc/core/gpu/gpu_batch.h"
+#include "cc/kernels/batch_args.h"
 #include "cc/kernels/table_resource.h"
 #include "tensorflow/core/framework/bfloat16.h"
 #include "tensorflow/core/framework/op_kernel.h"
@@ -31,10 +30,8 @@ class GpuUniqueOp : public OpKernel {
   using OpKernel::OpKernel;
   void Compute(OpKernelContext* ctx) override {
     const Tensor& keys = ctx->input(0);
+    OP_REQUIRES_OK(ctx, CheckUniqueKeys(keys));
     const int64_t n = keys.NumElements();
-    OP_REQUIRES(ctx, n < (int64_t{1} << 31),
-                errors::InvalidArgument("keys: more than 2^31 - 1 ids in one "
-                                        "batch, got ", n));
     Tensor* idx;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, keys.shape(), &idx));
     if (n == 0) {
@@ -64,54 +61,27 @@ class GpuUniqueOp : public OpKernel {
 };
 
 template <typename T>
-constexpr ::tfra::core::ValueType RowType() {
-  if constexpr (std::is_same<T, float>::value) {
-    return ::tfra::core::ValueType::kFloat32;
-  } else if constexpr (std::is_same<T, double>::value) {
-    return ::tfra::core::ValueType::kFloat64;
-  } else if constexpr (std::is_same<T, Eigen::half>::value) {
-    return ::tfra::core::ValueType::kFloat16;
-  } else {
-    static_assert(std::is_same<T, bfloat16>::value, "row type");
-    return ::tfra::core::ValueType::kBFloat16;
-  }
-}
-
-template <typename T>
 class GpuSegmentSumRowsOp : public OpKernel {
  public:
   using OpKernel::OpKernel;
   void Compute(OpKernelContext* ctx) override {
     const Tensor& data = ctx->input(0);
     const Tensor& ids = ctx->input(1);
-    const Tensor& num = ctx->input(2);  // host memory
-    OP_REQUIRES(ctx, data.dims() >= 1,
-                errors::InvalidArgument("data: must have rank >= 1"));
-    OP_REQUIRES(ctx, TensorShapeUtils::IsVector(ids.shape()) &&
-                         ids.dim_size(0) == data.dim_size(0),
-                errors::InvalidArgument("segment_ids: must be a vector with "
-                                        "one id per row of data (",
-                                        data.dim_size(0), "), got shape ",
-                                        ids.shape().DebugString()));
-    OP_REQUIRES(ctx, TensorShapeUtils::IsScalar(num.shape()) &&
-                         num.scalar<int32>()() >= 0,
-                errors::InvalidArgument("num_segments: must be a scalar >= 0"));
-    const int64_t segments = num.scalar<int32>()();
-    int64_t width = 1;
-    for (int d = 1; d < data.dims(); ++d) width *= data.dim_size(d);
-    TensorShape out_shape = data.shape();
-    out_shape.set_dim(0, segments);
+    SegmentSumArgs args;
+    OP_REQUIRES_OK(ctx, args.Parse(ctx));
     Tensor* out;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, out_shape, &out));
-    const size_t bytes = tg::SegmentSumScratchBytes(RowType<T>(), segments,
-                                                    width);
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, args.out_shape, &out));
+    ::tfra::core::ValueType type;
+    OP_REQUIRES_OK(ctx, ValueTypeOf(DataTypeToEnum<T>::v(), &type));
+    const size_t bytes =
+        tg::SegmentSumScratchBytes(type, args.segments, args.width);
     Tensor scratch;
     OP_REQUIRES_OK(ctx, AllocateScratch(ctx, bytes, &scratch));
     OP_REQUIRES_OK(
         ctx, ToTfStatus(tg::SegmentSumRows(
-                 OpStream(ctx), RowType<T>(), data.flat<T>().data(),
-                 ids.flat<int32>().data(), static_cast<size_t>(data.dim_size(0)),
-                 width, segments, scratch.flat<int8>().data(), bytes,
+                 OpStream(ctx), type, data.flat<T>().data(),
+                 ids.flat<int32>().data(), static_cast<size_t>(args.rows),
+                 args.width, args.segments, scratch.flat<int8>().data(), bytes,
                  out->flat<T>().data())));
   }
 };

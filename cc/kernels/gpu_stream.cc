@@ -28,40 +28,40 @@ namespace {
                               "gpu copy: " + std::string(s.message()));
 }
 
-stream_executor::Stream* StreamOf(OpKernelContext* ctx) {
+// Enqueues copy(stream) on the op's stream and waits for it.
+template <typename Copy>
+::tfra::core::Status CopyAndWait(OpKernelContext* ctx, size_t bytes,
+                                 const Copy& copy) {
+  if (bytes == 0) return ::tfra::core::Status::OK();
   const DeviceContext* device_context = ctx->op_device_context();
-  return device_context == nullptr ? nullptr : device_context->stream();
+  stream_executor::Stream* stream =
+      device_context == nullptr ? nullptr : device_context->stream();
+  if (stream == nullptr) {
+    return ::tfra::core::Status(::tfra::core::Code::kInternal,
+                                "gpu copy: the op has no stream");
+  }
+  absl::Status s = copy(stream);
+  if (s.ok()) s = stream->BlockHostUntilDone();
+  return FromTf(s);
 }
 
 }  // namespace
 
 ::tfra::core::Status CopyToHost(OpKernelContext* ctx, void* host_dst,
                                 const void* device_src, size_t bytes) {
-  if (bytes == 0) return ::tfra::core::Status::OK();
-  stream_executor::Stream* stream = StreamOf(ctx);
-  if (stream == nullptr) {
-    return ::tfra::core::Status(::tfra::core::Code::kInternal,
-                                "gpu copy: the op has no stream");
-  }
-  const stream_executor::DeviceAddressBase src(const_cast<void*>(device_src),
-                                               bytes);
-  absl::Status s = stream->Memcpy(host_dst, src, bytes);
-  if (s.ok()) s = stream->BlockHostUntilDone();
-  return FromTf(s);
+  return CopyAndWait(ctx, bytes, [&](stream_executor::Stream* stream) {
+    const stream_executor::DeviceAddressBase src(const_cast<void*>(device_src),
+                                                 bytes);
+    return stream->Memcpy(host_dst, src, bytes);
+  });
 }
 
 ::tfra::core::Status CopyFromHost(OpKernelContext* ctx, void* device_dst,
                                   const void* host_src, size_t bytes) {
-  if (bytes == 0) return ::tfra::core::Status::OK();
-  stream_executor::Stream* stream = StreamOf(ctx);
-  if (stream == nullptr) {
-    return ::tfra::core::Status(::tfra::core::Code::kInternal,
-                                "gpu copy: the op has no stream");
-  }
-  stream_executor::DeviceAddressBase dst(device_dst, bytes);
-  absl::Status s = stream->Memcpy(&dst, host_src, bytes);
-  if (s.ok()) s = stream->BlockHostUntilDone();
-  return FromTf(s);
+  return CopyAndWait(ctx, bytes, [&](stream_executor::Stream* stream) {
+    stream_executor::DeviceAddressBase dst(device_dst, bytes);
+    return stream->Memcpy(&dst, host_src, bytes);
+  });
 }
 
 }  // namespace tfra_ops

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "cc/core/device_rows.h"
 #include "cc/core/kv_file.h"
 #include "cc/kernels/row_outputs.h"
 #include "cc/kernels/table_resource.h"
@@ -144,8 +145,9 @@ class LoadOp : public OpKernel {
     for (auto& r : readers) {
       OP_REQUIRES_OK(ctx, ToTfStatus(r->ReadAll(
           [&](const KeyArg<TK>* keys, const char* values, size_t count) {
-            return InsertHostRows<TK>(exec.get(), table->typed<TK>(), keys,
-                                      count, values);
+            // A device table's rows are staged through device scratch.
+            return tc::InsertStagedRows<KeyStorage<TK>>(
+                exec.get(), table->typed<TK>(), keys, count, values);
           })));
     }
   }

@@ -26,24 +26,6 @@ namespace {
 
 namespace tc = ::tfra::core;
 
-// The core's value type of a TF dtype.
-absl::Status ValueTypeOf(DataType dt, tc::ValueType* out) {
-  switch (dt) {
-    case DT_FLOAT: *out = tc::ValueType::kFloat32; break;
-    case DT_HALF: *out = tc::ValueType::kFloat16; break;
-    case DT_BFLOAT16: *out = tc::ValueType::kBFloat16; break;
-    case DT_DOUBLE: *out = tc::ValueType::kFloat64; break;
-    case DT_INT8: *out = tc::ValueType::kInt8; break;
-    case DT_INT32: *out = tc::ValueType::kInt32; break;
-    case DT_INT64: *out = tc::ValueType::kInt64; break;
-    case DT_BOOL: *out = tc::ValueType::kBool; break;
-    default:
-      return errors::InvalidArgument("value_dtype ", DataTypeString(dt),
-                                     " is not supported");
-  }
-  return absl::OkStatus();
-}
-
 // The bounded-table attrs of the creation op (row_meta.h): max_capacity,
 // evict_strategy, ttl, admit_after, sketch_width, track_meta.
 absl::Status GetBounds(OpKernelConstruction* ctx, tc::TableBounds* b) {

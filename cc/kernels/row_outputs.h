@@ -110,17 +110,6 @@ using RowChunkFn = std::function<::tfra::core::Status(
     const KeyStorage<TK>* keys, const char* values,
     const ::tfra::core::RowMeta* metas, size_t count)>;
 
-// Inserts host rows into a table of any memory space (a device table's are
-// staged through device scratch: cc/core/device_rows.h).
-template <typename TK>
-::tfra::core::Status InsertHostRows(const ::tfra::core::ExecContext& exec,
-                                    CoreTable<TK>* t,
-                                    const typename CoreTable<TK>::Arg* keys,
-                                    size_t count, const char* values) {
-  return ::tfra::core::InsertStagedRows<KeyStorage<TK>>(exec, t, keys, count,
-                                                        values);
-}
-
 // Hands every row of `table` to on_chunk, whatever the backend offers. With
 // the Snapshots capability: export_snapshot (kPointInTime) or stream_rows
 // (kStream). Without it, rows are read with export_batch in pages of 65,536:

@@ -6,6 +6,23 @@
 namespace tensorflow {
 namespace tfra_ops {
 
+absl::Status ValueTypeOf(DataType dt, ::tfra::core::ValueType* out) {
+  switch (dt) {
+    case DT_FLOAT: *out = ::tfra::core::ValueType::kFloat32; break;
+    case DT_HALF: *out = ::tfra::core::ValueType::kFloat16; break;
+    case DT_BFLOAT16: *out = ::tfra::core::ValueType::kBFloat16; break;
+    case DT_DOUBLE: *out = ::tfra::core::ValueType::kFloat64; break;
+    case DT_INT8: *out = ::tfra::core::ValueType::kInt8; break;
+    case DT_INT32: *out = ::tfra::core::ValueType::kInt32; break;
+    case DT_INT64: *out = ::tfra::core::ValueType::kInt64; break;
+    case DT_BOOL: *out = ::tfra::core::ValueType::kBool; break;
+    default:
+      return errors::InvalidArgument("value_dtype ", DataTypeString(dt),
+                                     " is not supported");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ToTfStatus(const ::tfra::core::Status& s) {
   using ::tfra::core::Code;
   switch (s.code()) {

@@ -102,6 +102,10 @@ class TableResource : public ResourceBase {
 // Converts a core status into a TF status (same canonical codes).
 absl::Status ToTfStatus(const ::tfra::core::Status& s);
 
+// The core's value type of a TF dtype (InvalidArgument naming value_dtype
+// when the core has none).
+absl::Status ValueTypeOf(DataType dt, ::tfra::core::ValueType* out);
+
 // The intra-op thread pool of the kernel's device as a core ParallelFor.
 ::tfra::core::ParallelFor MakeParallelFor(OpKernelContext* ctx);
 

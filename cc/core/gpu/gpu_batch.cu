@@ -8,6 +8,7 @@
 #include <string>
 #include <type_traits>
 
+#include "cc/core/gpu/cuda_status.cuh"
 #include "cc/core/gpu/gpu_batch.h"
 
 namespace tfra {
@@ -17,18 +18,9 @@ namespace {
 
 constexpr int kThreads = 256;
 
-cudaStream_t AsStream(void* s) { return static_cast<cudaStream_t>(s); }
-
 Status CudaStatus(cudaError_t e, const char* what) {
-  if (e == cudaSuccess) return Status::OK();
-  const Code code = e == cudaErrorMemoryAllocation ? Code::kResourceExhausted
-                                                   : Code::kInternal;
-  return Status(code, std::string("gpu batch op: ") + what + ": " +
-                          cudaGetErrorString(e));
+  return gpu::CudaStatus(e, "gpu batch op", what);
 }
-
-#define TFRA_CUDA_RETURN_IF_ERROR(expr, what) \
-  TFRA_CORE_RETURN_IF_ERROR(CudaStatus((expr), (what)))
 
 unsigned Grid(uint64_t n) {
   return static_cast<unsigned>(

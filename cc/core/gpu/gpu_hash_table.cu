@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <string>
 
+#include "cc/core/gpu/cuda_status.cuh"
 #include "cc/core/gpu/gpu_hash_table.h"
 #include "cc/core/gpu/gpu_kernels.cuh"
 #include "cc/core/gpu/gpu_table_kernels.cuh"
@@ -19,18 +20,9 @@ using namespace kernels;  // NOLINT: this file's own device helpers
 
 namespace {
 
-cudaStream_t AsStream(void* s) { return static_cast<cudaStream_t>(s); }
-
 Status CudaStatus(cudaError_t e, const char* what) {
-  if (e == cudaSuccess) return Status::OK();
-  const Code code = e == cudaErrorMemoryAllocation ? Code::kResourceExhausted
-                                                   : Code::kInternal;
-  return Status(code, std::string("gpu table: ") + what + ": " +
-                          cudaGetErrorString(e));
+  return gpu::CudaStatus(e, "gpu table", what);
 }
-
-#define TFRA_CUDA_RETURN_IF_ERROR(expr, what) \
-  TFRA_CORE_RETURN_IF_ERROR(CudaStatus((expr), (what)))
 
 int CopyWord(size_t row_bytes) {
   return row_bytes % 4 == 0 ? 4 : row_bytes % 2 == 0 ? 2 : 1;

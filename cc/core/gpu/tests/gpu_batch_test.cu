@@ -165,11 +165,7 @@ void TestSegmentSumRefusesIntegerRows() {
 }  // namespace
 
 int main() {
-  std::string why;
-  if (!tg::GpuAvailable(&why)) {
-    std::printf("SKIP: %s\n", why.c_str());
-    return 77;
-  }
+  if (SkipWithoutGpu()) return 77;
   RUN(TestUnique<int64_t>(0, 1));
   RUN(TestUnique<int64_t>(1, 2));
   RUN(TestUnique<int64_t>(7, 3));
@@ -187,7 +183,5 @@ int main() {
   RUN(TestSegmentSum<float>(ValueType::kFloat32, 0, 4, 0, 0));
   RUN(TestSegmentSumBadIdChangesNothing());
   RUN(TestSegmentSumRefusesIntegerRows());
-  std::printf("%s: %d failure(s)\n", g_failures ? "FAILED" : "PASSED",
-              g_failures);
-  return g_failures ? 1 : 0;
+  return Finish();
 }

@@ -417,11 +417,7 @@ void TestBadOptions() {
 }  // namespace
 
 int main() {
-  std::string why;
-  if (!tg::GpuAvailable(&why)) {
-    std::printf("SKIP: %s\n", why.c_str());
-    return 77;
-  }
+  if (SkipWithoutGpu()) return 77;
   RUN(TestBadOptions());
   RUN(TestInsertFindRemove<int64_t>(8, ValueType::kFloat32, 1 << 12));
   RUN(TestInsertFindRemove<int64_t>(64, ValueType::kFloat32, 1 << 14));
@@ -440,6 +436,5 @@ int main() {
   RUN(TestEvictionOrder<int32_t>(tg::GpuEvictPolicy::kLru));
   RUN(TestEvictionOrder<int64_t>(tg::GpuEvictPolicy::kLfu));
   RUN(TestConcurrentStreams<int64_t>());
-  std::printf("%s: %d failure(s)\n", g_failures ? "FAILED" : "PASSED", g_failures);
-  return g_failures ? 1 : 0;
+  return Finish();
 }

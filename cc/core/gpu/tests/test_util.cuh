@@ -10,8 +10,10 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
+#include "cc/core/gpu/gpu_hash_table.h"
 #include "cc/core/status.h"
 
 namespace {
@@ -72,6 +74,22 @@ struct Dev {
     __VA_ARGS__;                   \
     std::printf("%s %s\n", g_failures == before ? "ok  " : "FAIL", g_test); \
   } while (0)
+
+// True (after printing the reason) when no CUDA device is usable: main then
+// returns 77, the "skipped" exit status.
+inline bool SkipWithoutGpu() {
+  std::string why;
+  if (::tfra::core::gpu::GpuAvailable(&why)) return false;
+  std::printf("SKIP: %s\n", why.c_str());
+  return true;
+}
+
+// The summary line and main's exit status: 0 passed, 1 failed.
+inline int Finish() {
+  std::printf("%s: %d failure(s)\n", g_failures ? "FAILED" : "PASSED",
+              g_failures);
+  return g_failures ? 1 : 0;
+}
 
 }  // namespace
 
