@@ -4,6 +4,7 @@ Usage:
   python benchmarks/run_all.py [--quick] [--only NAME[,NAME...]] [--out DIR]
                                [--check-targets] [--quiet] [--list]
                                [--jobs N]  (N > 1 only with --quick)
+                               [--python CMD]
 Examples:
   python benchmarks/run_all.py                 # all, full size (minutes)
   python benchmarks/run_all.py --quick         # smoke run, about a minute
@@ -11,7 +12,8 @@ Examples:
   python benchmarks/run_all.py --only lookup,train --out /tmp/bench
 
 Each benchmark script in BENCHMARKS runs in its own subprocess (this
-Python, `sys.executable`, working directory DIR) with `--json
+Python, `sys.executable`, or the --python command; working directory DIR)
+with `--json
 DIR/<name>.json`, and with `--quick` plus the registry's per-script quick
 flags when this script gets `--quick` (a smoke run whose figures mean
 nothing). Its output is streamed, indented, as it runs
@@ -154,7 +156,7 @@ def run_benchmark(name, args, progress):
   path = lambda suffix: os.path.join(args.out, name + suffix)
   for stale in (path(".json"), path(".png")):
     _remove(stale)  # a failed run must not leave last run's figures behind
-  cmd = [sys.executable, script, "--json", path(".json")]
+  cmd = [*args.python, script, "--json", path(".json")]
   if args.quick:
     cmd += ["--quick", *bench.quick_args]
   entry = {"name": name, "script": script, "command": shlex.join(cmd),
@@ -271,6 +273,11 @@ def parse_args(argv):
   p.add_argument("--quiet", action="store_true",
                  help="do not stream the scripts' output, print one progress "
                       "line per script (the output is in DIR/<name>.log)")
+  p.add_argument("--python", metavar="CMD", type=shlex.split,
+                 default=[sys.executable],
+                 help="the interpreter command each script runs with, "
+                      "split like a shell would (default: this Python, "
+                      "sys.executable); e.g. another venv's python")
   p.add_argument("--list", action="store_true",
                  help="list the registered benchmarks and helpers, and exit")
   p.add_argument("--benchmarks-dir", metavar="DIR", default=HERE,

@@ -5,16 +5,17 @@ Keras 3)."""
 import importlib.util
 import os
 import subprocess
-import sys
 
 import pytest
+
+import pyproc
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_quickstart_runs(tmp_path):
   out = subprocess.run(
-      [sys.executable, os.path.join(ROOT, "examples", "quickstart.py")],
+      pyproc.python(os.path.join(ROOT, "examples", "quickstart.py")),
       check=True, capture_output=True, text=True, cwd=str(tmp_path)).stdout
   assert "lookups never insert" in out
   assert "restores (2 shards, files) match: True" in out

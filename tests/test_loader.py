@@ -14,6 +14,8 @@ from tensorflow_recommenders_addons.utils import resource_loader
 from tensorflow_recommenders_addons.utils.resource_loader import LazySO
 from tensorflow_recommenders_addons.utils.resource_loader import OpLibraryError
 
+import pyproc
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 LIB = "_cuckoo_hashtable_ops.so"
@@ -140,7 +142,7 @@ def test_importing_the_package_lets_a_fresh_process_load_a_saved_model(tmp_path)
       table.lookup, input_signature=[tf.TensorSpec([None], tf.int64)])
   tf.saved_model.save(module, str(tmp_path / "model"))
   out = subprocess.run(
-      [sys.executable, "-c", _SERVING_SCRIPT, str(tmp_path / "model")],
+      pyproc.python("-c", _SERVING_SCRIPT, str(tmp_path / "model")),
       capture_output=True, text=True, timeout=120, check=False,
       cwd=str(tmp_path))
   assert out.returncode == 0, out.stderr[-2000:]
@@ -166,7 +168,7 @@ def test_lazy_so_built_with_another_abi_fails_on_ops(tmp_path):
 def test_a_cuda_build_records_cuda_only_with_cuda_sources(tmp_path, sources,
                                                            recorded):
   out = tmp_path / "info.json"
-  subprocess.run([sys.executable, os.path.join(ROOT, "build_deps", "build_info.py"),
-                  "--builder", "bazel", str(out), "--cuda", "--cuda-sources",
-                  *sources], check=True)
+  subprocess.run(pyproc.python(os.path.join(ROOT, "build_deps", "build_info.py"),
+                               "--builder", "bazel", str(out), "--cuda",
+                               "--cuda-sources", *sources), check=True)
   assert json.loads(out.read_text())["cuda"] is recorded

@@ -17,10 +17,13 @@ Fixtures:
 import collections
 import json
 import os
+import shlex
 import subprocess
 import sys
 
 import pytest
+
+import pyproc
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUN_ALL = os.path.join(ROOT, "benchmarks", "run_all.py")
@@ -50,8 +53,10 @@ def _needed(session):
 @pytest.fixture(scope="session")
 def quick_run(request, tmp_path_factory):
   out = tmp_path_factory.mktemp("run_all_quick")
-  # Two scripts at a time: smoke sizes, no timing is asserted.
-  cmd = [sys.executable, RUN_ALL, "--quick", "--jobs", "2", "--out", str(out)]
+  # Two scripts at a time: smoke sizes, no timing is asserted. The scripts
+  # run through the fork server (their memory probes are real processes).
+  cmd = [sys.executable, RUN_ALL, "--quick", "--jobs", "2", "--out", str(out),
+         "--python", shlex.join(pyproc.python())]
   names = _needed(request.session)
   if names:
     cmd += ["--only", ",".join(names)]

@@ -11,9 +11,10 @@ The quick run of every case is the session's `run_all.py --quick` run
 import json
 import os
 import subprocess
-import sys
 
 import pytest
+
+import pyproc
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "benchmarks", "train.py")
@@ -43,8 +44,8 @@ def test_quick_train_benchmark_reports_every_case(quick_benchmark):
 def test_train_benchmark_runs_one_keras(tmp_path):
   report = tmp_path / "train.json"
   subprocess.run(
-      [sys.executable, SCRIPT, "--quick", "--kerases", "keras3",
-       "--optimizers", "adagrad", "--json", str(report)],
+      pyproc.python(SCRIPT, "--quick", "--kerases", "keras3",
+                    "--optimizers", "adagrad", "--json", str(report)),
       check=True, capture_output=True, text=True, cwd=str(tmp_path))
   data = json.loads(report.read_text())
   assert [(r["keras"], r["model"]) for r in data["results"]] == [

@@ -13,6 +13,8 @@ import tensorflow as tf
 
 from tensorflow_recommenders_addons.demo import cli
 
+import pyproc
+
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
 
 
@@ -103,6 +105,6 @@ def test_console_script_is_installed_and_errors_without_traceback(tmp_path):
 
 def test_python_m_help(tmp_path):
   run = subprocess.run(
-      [sys.executable, "-m", "tensorflow_recommenders_addons.demo", "--help"],
+      pyproc.python("-m", "tensorflow_recommenders_addons.demo", "--help"),
       capture_output=True, text=True, env=ENV, cwd=str(tmp_path), check=True)
   assert run.stdout.startswith("usage: tfra-demo")

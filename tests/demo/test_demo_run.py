@@ -19,6 +19,8 @@ import pytest
 
 from tensorflow_recommenders_addons.demo import data
 
+import pyproc
+
 from movielens_files import write_1m
 
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
@@ -50,8 +52,8 @@ print(json.dumps({
 def run_demo(tmp_path, *args):
   out = tmp_path / "out"
   run = subprocess.run(
-      [sys.executable, "-m", "tensorflow_recommenders_addons.demo", *args,
-       "--out", str(out)], capture_output=True, text=True, env=ENV,
+      pyproc.python("-m", "tensorflow_recommenders_addons.demo", *args,
+       "--out", str(out)), capture_output=True, text=True, env=ENV,
       cwd=str(tmp_path), check=False)
   assert run.returncode == 0, run.stderr[-3000:]
   with open(out / "metrics.json", encoding="utf-8") as f:
@@ -116,7 +118,7 @@ def test_recommendations_exclude_seen_movies(synthetic_run):
 def test_exported_models_serve_in_a_fresh_process(synthetic_run):
   _, figures, out = synthetic_run
   user = sorted(figures["recommendations"])[0]
-  run = subprocess.run([sys.executable, "-c", SERVE, str(out), user],
+  run = subprocess.run(pyproc.python("-c", SERVE, str(out), user),
                        capture_output=True, text=True, env=ENV,
                        cwd=str(out), check=False)
   assert run.returncode == 0, run.stderr[-3000:]

@@ -33,6 +33,8 @@ import sys
 
 import pytest
 
+import pyproc
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TIMEOUT_S = 240
 
@@ -225,7 +227,7 @@ def test_code_block_runs(chain, tmp_path):
   work.mkdir()
   if chain[0].lang in PYTHON_LANGS:
     (tmp_path / "block.py").write_text(script, encoding="utf-8")
-    command = [sys.executable, str(tmp_path / "block.py")]
+    command = pyproc.python(str(tmp_path / "block.py"))
   else:
     (tmp_path / "block.sh").write_text(script, encoding="utf-8")
     command = ["bash", "-e", str(tmp_path / "block.sh")]

@@ -8,7 +8,6 @@ import json
 import os
 import select
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -18,6 +17,8 @@ import pytest
 import tensorflow as tf
 
 import tensorflow_recommenders_addons as tfra
+
+import pyproc
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
@@ -70,8 +71,8 @@ def server(exported):
   log_path = export_dir / "server.log"
   with open(log_path, "w", encoding="utf-8") as log:
     proc = subprocess.Popen(
-        [sys.executable, os.path.join(SERVING, "server.py"), "--export-dir",
-         str(export_dir), "--port", "0"],
+        pyproc.python(os.path.join(SERVING, "server.py"), "--export-dir",
+         str(export_dir), "--port", "0"),
         stdout=subprocess.PIPE, stderr=log, text=True, cwd=str(export_dir))
   try:
     url = _wait_for_url(proc, time.monotonic() + 60)

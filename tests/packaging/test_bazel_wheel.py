@@ -34,6 +34,8 @@ from packaging.requirements import Requirement
 
 from tensorflow_recommenders_addons import version
 
+import pyproc
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORK_DIR = REPO_ROOT / "build" / "bazel-wheel-test"
 WORKSPACE_COPY = WORK_DIR / "workspace"
@@ -171,8 +173,8 @@ def test_wheel_holds_the_op_library_and_build_info(wheel):
 
 def test_build_info_describes_the_building_tensorflow(wheel, tmp_path):
   expected = tmp_path / "expected.json"
-  _run([sys.executable, REPO_ROOT / "build_deps" / "build_info.py",
-        "--builder", "bazel", expected], cwd=tmp_path)
+  _run(pyproc.python(REPO_ROOT / "build_deps" / "build_info.py",
+                    "--builder", "bazel", expected), cwd=tmp_path)
   assert _build_info_of(wheel) == json.loads(expected.read_text())
 
 
@@ -254,8 +256,9 @@ def test_the_bazel_cuda_build_records_cuda(cuda_outputs):  # pylint: disable=red
 def test_the_bazel_cuda_build_registers_the_gpu_kernels(cuda_outputs,  # pylint: disable=redefined-outer-name
                                                         tmp_path):
   lib = cuda_outputs / "cc" / "_cuckoo_hashtable_ops.so"
-  stdout = _run([sys.executable, REPO_ROOT / "tests" / "packaging" /
-                 "kernel_devices.py", lib], cwd=tmp_path, timeout=300,
+  stdout = _run(pyproc.python(REPO_ROOT / "tests" / "packaging" /
+                              "kernel_devices.py", lib), cwd=tmp_path,
+                timeout=300,
                 env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
   devices = json.loads(stdout.strip().splitlines()[-1])
   for op, types in devices.items():

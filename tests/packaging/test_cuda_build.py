@@ -14,6 +14,8 @@ import sys
 
 import pytest
 
+import pyproc
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "build_deps"))
 import cuda_build  # pylint: disable=wrong-import-position,import-error
@@ -68,7 +70,7 @@ def test_the_cuda_build_records_cuda(cuda_lib):
 
 
 def test_the_cuda_build_registers_the_table_and_batch_kernels_on_gpu_too(cuda_lib):
-  proc = subprocess.run([sys.executable, KERNEL_DEVICES, str(cuda_lib / LIB)],
+  proc = subprocess.run(pyproc.python(KERNEL_DEVICES, str(cuda_lib / LIB)),
                         capture_output=True, text=True, timeout=300,
                         check=False,
                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+import pyproc
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PKG = "tensorflow_recommenders_addons"
 INPLACE_LIBS = REPO_ROOT / PKG / "_libs"
@@ -60,7 +62,7 @@ def inplace_libs():
 
 def test_checkout_imports_its_own_tree_and_loads_its_ops(inplace_libs):
   del inplace_libs
-  report = _report(_run([sys.executable, "-c", _CHECK], cwd=REPO_ROOT))
+  report = _report(_run(pyproc.python("-c", _CHECK), cwd=REPO_ROOT))
   assert Path(report["file"]).resolve() == REPO_ROOT / PKG / "__init__.py"
   assert report["rows"] == [[1.0, 2.0], [1.5, 1.5]]
 
@@ -68,10 +70,10 @@ def test_checkout_imports_its_own_tree_and_loads_its_ops(inplace_libs):
 def test_demo_runs_from_the_repository_root(inplace_libs, tmp_path):
   del inplace_libs
   out = tmp_path / "out"
-  _run([sys.executable, "-m", f"{PKG}.demo", "--users", "60", "--movies",
+  _run(pyproc.python("-m", f"{PKG}.demo", "--users", "60", "--movies",
         "80", "--ratings", "2000", "--retrieval-epochs", "1",
         "--ranking-epochs", "1", "--batch-size", "256", "--show-users", "1",
-        "--quiet", "--out", str(out)], cwd=REPO_ROOT)
+        "--quiet", "--out", str(out)), cwd=REPO_ROOT)
   metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
   assert metrics and (out / "retrieval").is_dir()
 

@@ -7,6 +7,8 @@ import sys
 
 from tensorflow_recommenders_addons import version
 
+import pyproc
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # A version range like ">=2.21" or "<2.22" next to a TF package name.
 _PINNED = re.compile(r"(tensorflow(-cpu)?|tf_keras)\s*[<>=~!]=?\s*\d+\.\d+")
@@ -49,7 +51,7 @@ def test_the_supported_minor_is_the_range_lower_bound():
 def test_the_build_backend_requires_tensorflow_from_version_py():
   code = ("import sys; sys.path.insert(0, 'build_deps'); import build_backend; "
           "print('\\n'.join(build_backend.get_requires_for_build_wheel()))")
-  out = subprocess.run([sys.executable, "-c", code], cwd=ROOT,
+  out = subprocess.run(pyproc.python("-c", code), cwd=ROOT,
                        capture_output=True, text=True, check=True).stdout
   for requirement in version.BUILD_TF_REQUIREMENTS:
     assert requirement in out.splitlines(), out

@@ -16,10 +16,11 @@ import json
 import math
 import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest
+
+import pyproc
 
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                       "tfrs_models.py")
@@ -50,7 +51,7 @@ def _report_or_error(mode):
   (None, failure message with the stderr tail)."""
   env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="2")
   try:
-    proc = subprocess.run([sys.executable, SCRIPT, mode], env=env,
+    proc = subprocess.run(pyproc.python(SCRIPT, mode), env=env,
                           capture_output=True, text=True, timeout=TIMEOUT_S,
                           check=False)
   except subprocess.TimeoutExpired as e:

@@ -8,9 +8,10 @@ logical devices must be configured before TensorFlow initializes.
 import json
 import os
 import subprocess
-import sys
 
 import pytest
+
+import pyproc
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "mirrored_script.py")
 
@@ -19,7 +20,7 @@ SCRIPT = os.path.join(os.path.dirname(__file__), "mirrored_script.py")
 def results(request):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   env.pop("TF_USE_LEGACY_KERAS", None)
-  proc = subprocess.run([sys.executable, SCRIPT, request.param], env=env,
+  proc = subprocess.run(pyproc.python(SCRIPT, request.param), env=env,
                         capture_output=True, text=True, timeout=600,
                         check=False)
   assert proc.returncode == 0, proc.stderr[-4000:]

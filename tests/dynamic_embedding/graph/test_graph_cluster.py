@@ -8,12 +8,13 @@ the end (cluster_task.py). Servers are stopped by pid.
 import json
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 
 import cluster_task
+
+import pyproc
 
 STEPS = 12
 SCRIPT = str(Path(__file__).with_name("cluster_task.py"))
@@ -32,8 +33,8 @@ def test_chief_and_non_chief_workers_both_train_to_the_end(tmp_path):
   try:
     for job, index in [("ps", 0), ("worker", 0), ("worker", 1)]:
       procs.append(subprocess.Popen(
-          [sys.executable, SCRIPT, json.dumps(cluster), job, str(index),
-           str(tmp_path / "ckpt"), str(STEPS)],
+          pyproc.python(SCRIPT, json.dumps(cluster), job, str(index),
+           str(tmp_path / "ckpt"), str(STEPS)),
           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
           cwd=str(tmp_path)))
     results = []

@@ -4,13 +4,14 @@ imported; `.keras3` and `.tf_keras` name a flavour."""
 
 import os
 import subprocess
-import sys
 import textwrap
 
 import pytest
 import tensorflow as tf
 
 from tensorflow_recommenders_addons import dynamic_embedding as de
+
+import pyproc
 
 NAMES = ["BasicEmbedding", "Embedding", "SquashedEmbedding",
          "FieldWiseEmbedding"]
@@ -35,7 +36,7 @@ def test_legacy_keras_selects_the_tf_keras_layers():
                 for n in {NAMES!r}))
   """)
   env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="3")
-  result = subprocess.run([sys.executable, "-c", code], env=env,
+  result = subprocess.run(pyproc.python("-c", code), env=env,
                           capture_output=True, text=True, timeout=300,
                           check=False)
   assert result.returncode == 0, result.stderr

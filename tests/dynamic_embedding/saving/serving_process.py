@@ -10,6 +10,8 @@ import textwrap
 
 import tensorflow as tf
 
+import pyproc
+
 _SCRIPT = textwrap.dedent("""
     import json, os, sys
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
@@ -34,7 +36,7 @@ def serve(path, ids, workdir):
   ids_file = os.path.join(str(workdir), "ids.tensor")
   tf.io.write_file(ids_file, tf.io.serialize_tensor(ids))
   out = subprocess.run(
-      [sys.executable, "-c", _SCRIPT, str(path), ids_file, ids.dtype.name],
+      pyproc.python("-c", _SCRIPT, str(path), ids_file, ids.dtype.name),
       capture_output=True, text=True, timeout=120, check=False,
       cwd=str(workdir))
   assert out.returncode == 0, out.stderr[-3000:]

@@ -22,6 +22,8 @@ from tensorflow_recommenders_addons import dynamic_embedding as de
 from tensorflow_recommenders_addons.dynamic_embedding import file_streams
 from tensorflow_recommenders_addons.dynamic_embedding import save_marks
 
+import pyproc
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from resave_child import DIM, rows  # noqa: E402  pylint: disable=wrong-import-position
@@ -138,8 +140,8 @@ def test_load_entire_dir_is_guarded_by_every_mark(tmp_path, monkeypatch):
 def test_loads_racing_a_resaving_process_see_one_save_or_fail(
     tmp_path, key_dtype):
   child = subprocess.Popen(
-      [sys.executable, os.path.join(HERE, "resave_child.py"), str(tmp_path),
-       key_dtype.name], stdout=subprocess.PIPE, text=True,
+      pyproc.python(os.path.join(HERE, "resave_child.py"), str(tmp_path),
+                    key_dtype.name), stdout=subprocess.PIPE, text=True,
       env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
   try:
     assert child.stdout.readline().startswith("saved "), "child did not save"

@@ -21,6 +21,8 @@ import pytest
 
 from tensorflow_recommenders_addons import dynamic_embedding as de
 
+import pyproc
+
 IDS = np.array([[1, 2], [3, 1], [2, 9], [7, 7]], np.int64)
 TARGETS = np.array([[0.5], [-1.0], [2.0], [0.0]], np.float32)
 # seen ids only: an unseen id reads a random (RandomNormal) row
@@ -105,8 +107,8 @@ def test_fresh_process_loads_with_only_the_package_imported(
   env = dict(os.environ)
   env["TF_USE_LEGACY_KERAS"] = "1" if flavour == "tf_keras" else "0"
   out = subprocess.run(
-      [sys.executable, "-c", _CHILD.format(imports=imports), path,
-       str(expected_file)],
+      pyproc.python("-c", _CHILD.format(imports=imports), path,
+       str(expected_file)),
       capture_output=True, text=True, timeout=180, check=False,
       cwd=str(tmp_path), env=env)
   assert out.returncode == 0, out.stderr[-4000:]
