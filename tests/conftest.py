@@ -215,15 +215,21 @@ def eager_or_function(request):
   Tensors passed as args become tf.function inputs with their static shapes.
   A returned tf.Operation (graph-mode result of a write) is dropped, since a
   tf.function can only return tensors; writes still run, in program order.
+  One tf.function per fn for the test: calling run(fn, ...) again (a training
+  loop) reuses its trace when the inputs' signature is the same, as a user's
+  training step does, instead of tracing every call.
   """
   if request.param == "eager":
     return lambda fn, *args: fn(*args)
+  functions = {}
 
   def run(fn, *args):
-    def body(*inner):
-      result = fn(*inner)
-      return None if isinstance(result, tf.Operation) else result
-    return tf.function(body)(*args)
+    if fn not in functions:
+      def body(*inner):
+        result = fn(*inner)
+        return None if isinstance(result, tf.Operation) else result
+      functions[fn] = tf.function(body)
+    return functions[fn](*args)
 
   return run
 
