@@ -2,12 +2,14 @@
 
 import doctest
 import importlib
+import inspect
 
 import pytest
 
 MODULES = [
     "tensorflow_recommenders_addons.register",
     "tensorflow_recommenders_addons.utils.resource_loader",
+    "tensorflow_recommenders_addons.utils.autograph",
     "tensorflow_recommenders_addons.dynamic_embedding.tables.cuckoo_hashtable",
     "tensorflow_recommenders_addons.dynamic_embedding.tables.kv_creator",
     "tensorflow_recommenders_addons.dynamic_embedding.partition",
@@ -71,10 +73,19 @@ def test_public_symbol_has_example(label, obj):
     assert "Args:" in doc, f"{label} documents no Args"
 
 
+class _Finder(doctest.DocTestFinder):
+  """Also finds the examples of functions wrapped by a decorator (the
+  package's `run_as_is` entry points), which doctest would take for
+  another module's: a wrapper's globals are its decorator's module's."""
+
+  def _from_module(self, module, object):  # pylint: disable=redefined-builtin
+    return super()._from_module(module, inspect.unwrap(object))
+
+
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
   module = importlib.import_module(name)
-  finder = doctest.DocTestFinder(exclude_empty=True)
+  finder = _Finder(exclude_empty=True)
   tests = [t for t in finder.find(module) if t.examples]
   assert tests, f"{name} has no docstring examples"
   runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)

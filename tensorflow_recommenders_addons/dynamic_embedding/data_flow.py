@@ -8,7 +8,10 @@ they equal.
 
 import tensorflow as tf
 
+from tensorflow_recommenders_addons.utils.autograph import run_as_is
 
+
+@run_as_is
 def dynamic_partition(data, partitions, num_partitions, name=None):
   """Splits `data` into `num_partitions` tensors by `partitions`.
 
@@ -36,6 +39,7 @@ def dynamic_partition(data, partitions, num_partitions, name=None):
   return tf.dynamic_partition(data, partitions, num_partitions, name=name)
 
 
+@run_as_is
 def dynamic_stitch(indices, data, use_fast=True, name=None):
   """Interleaves the tensors of `data` into one at positions `indices`.
 

@@ -22,6 +22,7 @@ from tensorflow_recommenders_addons.dynamic_embedding.trainable import Trainable
 from tensorflow_recommenders_addons.dynamic_embedding.unique import segment_sum_rows
 from tensorflow_recommenders_addons.dynamic_embedding.unique import unique as _unique
 from tensorflow_recommenders_addons.dynamic_embedding.variable import Variable
+from tensorflow_recommenders_addons.utils.autograph import run_as_is
 
 COMBINERS = ("mean", "sqrtn", "sum")
 
@@ -94,6 +95,7 @@ def _dense_lookup(params, ids, name, max_norm, return_trainable, dedup,
   return (out, wrapper) if return_trainable else out
 
 
+@run_as_is
 def routed_lookup(params, ids, router, name, max_norm=None):
   """Rows of `ids` (`ids.shape + [dim]`; ragged stays ragged), each distinct
   id read once, whose gradient goes through `router`: an object with
@@ -102,6 +104,7 @@ def routed_lookup(params, ids, router, name, max_norm=None):
   return _dense_lookup(params, ids, name, max_norm, False, True, router)
 
 
+@run_as_is
 def embedding_lookup(params,
                      ids,
                      partition_strategy=None,
@@ -147,6 +150,7 @@ def embedding_lookup(params,
                        return_trainable, dedup=False)
 
 
+@run_as_is
 def embedding_lookup_unique(params,
                             ids,
                             partition_strategy=None,
@@ -242,6 +246,7 @@ def _combine(rows, idx, segment_ids, num_rows, weights, combiner):
   return tf.cast(total, original_dtype)
 
 
+@run_as_is
 def embedding_lookup_sparse(params,
                             sp_ids,
                             sp_weights,
@@ -306,6 +311,7 @@ def embedding_lookup_sparse(params,
   return (out, wrapper) if return_trainable else out
 
 
+@run_as_is
 def safe_embedding_lookup_sparse(embedding_weights,
                                  sparse_ids,
                                  sparse_weights=None,

@@ -9,7 +9,10 @@ which have CPU and GPU kernels, so results equal TensorFlow's.
 
 import tensorflow as tf
 
+from tensorflow_recommenders_addons.utils.autograph import run_as_is
 
+
+@run_as_is
 def sparse_fill_empty_rows(sp_input, default_value, name=None):
   """Gives every empty row of a 2-D `tf.SparseTensor` one entry.
 
@@ -37,6 +40,7 @@ def sparse_fill_empty_rows(sp_input, default_value, name=None):
   return tf.sparse.fill_empty_rows(sp_input, default_value, name=name)
 
 
+@run_as_is
 def sparse_reshape(sp_input, shape, name=None):
   """Reshapes a `tf.SparseTensor` (one dimension may be -1).
 
@@ -61,6 +65,7 @@ def sparse_reshape(sp_input, shape, name=None):
   return tf.sparse.reshape(sp_input, shape, name=name)
 
 
+@run_as_is
 def sparse_segment_sum(data, indices, segment_ids, name=None,
                        num_segments=None):
   """`out[s] = sum(data[indices[i]] for i with segment_ids[i] == s)`.

@@ -19,11 +19,13 @@ lookup), so timestamps are steps.
 import tensorflow as tf
 
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
+from tensorflow_recommenders_addons.utils.autograph import run_as_is
 
 # Bits of the secondary rank packed below the primary one.
 _LOW_BITS = 31
 
 
+@run_as_is
 class RestrictPolicy:
   """Base class: ranks rows by `_rank(versions, freqs)` (higher is kept).
 
@@ -112,6 +114,7 @@ class RestrictPolicy:
                    lambda: tf.constant(0, tf.int64))
 
 
+@run_as_is
 class TimestampRestrictPolicy(RestrictPolicy):
   """Keeps the most recently written rows (ties: more writes).
 
@@ -135,6 +138,7 @@ class TimestampRestrictPolicy(RestrictPolicy):
     return _pack(versions, freqs)
 
 
+@run_as_is
 class FrequencyRestrictPolicy(RestrictPolicy):
   """Keeps the most often written rows (ties: more recent).
 

@@ -46,6 +46,7 @@ from tensorflow_recommenders_addons.dynamic_embedding import save_marks
 from tensorflow_recommenders_addons.dynamic_embedding.file_system_saver import FileSystemSaver
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 from tensorflow_recommenders_addons.dynamic_embedding.tables.cuckoo_hashtable import DEFAULT_BUFFER_SIZE
+from tensorflow_recommenders_addons.utils.autograph import run_as_is
 from tensorflow_recommenders_addons.utils.tf_internal import SaveableObject
 from tensorflow_recommenders_addons.utils.tf_internal import SaveSpec
 
@@ -180,6 +181,7 @@ def load(var, dirpath, proc_size, proc_rank, buffer_size,
   return None if tf.executing_eagerly() else written.op
 
 
+@run_as_is
 class VariableSaving:
   """Checkpoint and SavedModel protocol and file saves of `de.Variable`
   (see module doc)."""

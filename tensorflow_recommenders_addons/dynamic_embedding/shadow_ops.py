@@ -13,8 +13,10 @@ from tensorflow_recommenders_addons.dynamic_embedding import lookup as _lookup
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 from tensorflow_recommenders_addons.dynamic_embedding.trainable import TrainableWrapper
 from tensorflow_recommenders_addons.dynamic_embedding.variable import Variable
+from tensorflow_recommenders_addons.utils.autograph import run_as_is
 
 
+@run_as_is
 class ShadowVariable(TrainableWrapper):
   """A trainable wrapper bound to a `de.Variable` for eager / Keras use.
 
@@ -99,6 +101,7 @@ class ShadowVariable(TrainableWrapper):
       return super().value()
 
 
+@run_as_is
 def embedding_lookup(shadow, ids, partition_strategy=None, name=None,
                      validate_indices=None):
   """Looks up `ids` through `shadow`; output `ids.shape + [dim]`.
@@ -131,6 +134,7 @@ def embedding_lookup(shadow, ids, partition_strategy=None, name=None,
   return _lookup.embedding_lookup(shadow, ids, name=name)
 
 
+@run_as_is
 def embedding_lookup_unique(shadow, ids, embedding_size, with_unique=True,
                             name=None):
   """Looks up `ids` through `shadow`, each distinct id read once (TFRA's

@@ -51,6 +51,7 @@ import contextlib
 import tensorflow as tf
 
 from tensorflow_recommenders_addons.dynamic_embedding import call_groups
+from tensorflow_recommenders_addons.utils.autograph import run_as_is
 from tensorflow_recommenders_addons.utils.tf_internal import ResourceVariable
 
 
@@ -67,6 +68,7 @@ class _PlainConstruction(type(ResourceVariable)):
     return type.__call__(cls, *args, **kwargs)
 
 
+@run_as_is
 class TrainableWrapper(ResourceVariable, metaclass=_PlainConstruction):
   """A trainable variable holding the rows of one lookup of a `de.Variable`.
 

@@ -10,6 +10,8 @@ import weakref
 
 import tensorflow as tf
 
+from tensorflow_recommenders_addons.utils.autograph import run_as_is
+
 
 class Untracked:
   """Per-variable bookkeeping kept out of checkpoints (a plain object is not
@@ -24,6 +26,7 @@ class Untracked:
     self.prune_pending = {}
 
 
+@run_as_is
 class TrainingHooks:
   """Mixed into `de.Variable`; expects `self._store` to be an `Untracked`."""
 

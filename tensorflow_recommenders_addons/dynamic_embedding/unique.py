@@ -3,11 +3,13 @@
 import tensorflow as tf
 
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
+from tensorflow_recommenders_addons.utils.autograph import run_as_is
 from tensorflow_recommenders_addons.utils.resource_loader import LIBRARIES
 
 _LIB = LIBRARIES["_cuckoo_hashtable_ops.so"]
 
 
+@run_as_is
 def unique(keys, name=None):
   """Distinct keys in first-seen order, and each position's key number.
 
@@ -37,6 +39,7 @@ def unique(keys, name=None):
   return _LIB.ops.tfra_unique(keys, name=name)
 
 
+@run_as_is
 def segment_sum_rows(data, segment_ids, num_segments, name=None):
   """`out[s] = sum(data[i] for i with segment_ids[i] == s)`, zeros elsewhere.
 

@@ -21,8 +21,10 @@ from tensorflow_recommenders_addons.dynamic_embedding.tables.kv_creator import K
 from tensorflow_recommenders_addons.dynamic_embedding import bounds
 from tensorflow_recommenders_addons.dynamic_embedding import saving
 from tensorflow_recommenders_addons.dynamic_embedding import training_hooks
+from tensorflow_recommenders_addons.utils.autograph import run_as_is
 
 
+@run_as_is
 class Variable(saving.VariableSaving, training_hooks.TrainingHooks,
                bounds.BoundedVariable, tf.Module):
   """A dynamic embedding table: ids of any value map to `dim`-wide rows.

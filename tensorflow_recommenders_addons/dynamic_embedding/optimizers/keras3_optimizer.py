@@ -20,8 +20,10 @@ from tensorflow_recommenders_addons.dynamic_embedding.optimizers import own_vari
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import settings
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 from tensorflow_recommenders_addons.dynamic_embedding.trainable import TrainableWrapper
+from tensorflow_recommenders_addons.utils.autograph import run_as_is
 
 
+@run_as_is
 class Keras3Mixin(own_variables.OwnVariablesMixin, settings.SettingsMixin):
   """Dynamic-embedding behaviour mixed in front of a Keras 3 optimizer."""
 

@@ -39,6 +39,7 @@ from tensorflow_recommenders_addons.dynamic_embedding.optimizers import merge as
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import slots as _slots
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 from tensorflow_recommenders_addons.dynamic_embedding.trainable import TrainableWrapper
+from tensorflow_recommenders_addons.utils.autograph import run_as_is
 
 
 def _is_wrapper(variable):
@@ -65,6 +66,7 @@ class _Template(_slots.SlotTemplate):
     return self.wrapper.graph
 
 
+@run_as_is
 class Tf1Mixin:
   """Dynamic-embedding behaviour mixed in front of a
   `tf.compat.v1.train.Optimizer`."""

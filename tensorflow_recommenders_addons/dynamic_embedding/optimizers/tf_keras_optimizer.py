@@ -32,12 +32,14 @@ from tensorflow_recommenders_addons.dynamic_embedding.optimizers import settings
 from tensorflow_recommenders_addons.dynamic_embedding.optimizers import slots as _slots
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 from tensorflow_recommenders_addons.dynamic_embedding.trainable import TrainableWrapper
+from tensorflow_recommenders_addons.utils.autograph import run_as_is
 
 
 def _is_wrapper(variable):
   return isinstance(variable, TrainableWrapper)
 
 
+@run_as_is
 class TfKerasMixin(own_variables.OwnVariablesMixin, settings.SettingsMixin):
   """Dynamic-embedding behaviour mixed in front of a tf_keras optimizer."""
 

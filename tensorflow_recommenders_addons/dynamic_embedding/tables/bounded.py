@@ -17,12 +17,14 @@ the C++ core (cc/core/row_meta.h): the table clock at the row's last write
 import tensorflow as tf
 
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
+from tensorflow_recommenders_addons.utils.autograph import run_as_is
 
 # A clock no table reaches: export_delta(_NEVER) returns no rows, only the
 # clock.
 _NEVER = 2**62
 
 
+@run_as_is
 class BoundedTableMethods:
   """Methods of `CuckooHashTable` for bounded tables (module docstring)."""
 

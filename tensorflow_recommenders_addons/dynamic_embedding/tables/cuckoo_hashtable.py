@@ -17,6 +17,7 @@ from tensorflow_recommenders_addons.dynamic_embedding import file_streams
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 from tensorflow_recommenders_addons.dynamic_embedding.tables import base
 from tensorflow_recommenders_addons.dynamic_embedding.tables import bounded
+from tensorflow_recommenders_addons.utils.autograph import run_as_is
 from tensorflow_recommenders_addons.utils.resource_loader import LIBRARIES
 
 _LIB = LIBRARIES["_cuckoo_hashtable_ops.so"]
@@ -34,6 +35,7 @@ def _result(dropped, return_dropped):
   return None if tf.executing_eagerly() else dropped.op
 
 
+@run_as_is
 class CuckooHashTable(base.DynamicTable, bounded.BoundedTableMethods,
                       tf.saved_model.experimental.TrackableResource):
   """A mutable hash table from keys to fixed-size value vectors.

@@ -23,6 +23,7 @@ from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import _layer
 from tensorflow_recommenders_addons.dynamic_embedding.partition import default_partition_fn
 from tensorflow_recommenders_addons.dynamic_embedding.row_buffer import RowBuffer
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
+from tensorflow_recommenders_addons.utils.autograph import run_as_is
 
 
 def serialize_fn(keras, fn):
@@ -184,6 +185,11 @@ class EmbeddingBase:
 
   def call(self, ids):  # pylint: disable=arguments-differ
     """Looks up `ids`; see the class docstring."""
+    return self._output(ids)
+
+  @run_as_is
+  def _output(self, ids):
+    # `call` stays unmarked: tf_keras reads its signature (run_as_is).
     out = self._lookup(self._check(ids))
     if out.dtype != self.compute_dtype:
       out = tf.cast(out, self.compute_dtype)
