@@ -10,8 +10,10 @@ program's pid, signals, exit status and pipes; it runs a real interpreter
 instead whenever the server cannot serve the command faithfully.
 
 Keep plain `[sys.executable, ...]` for a subprocess whose own memory is
-measured (a forked child's RSS includes the server's TensorFlow pages) and
-for programs that do not import TensorFlow (pip, venv, mkdocs).
+measured (a forked child's RSS includes the server's TensorFlow pages), for
+programs that do not import TensorFlow (pip, venv, mkdocs), and where a
+test kills the program and at once inspects what it left (the server kills
+a killed command's program a moment later).
 TFRA_TEST_FORKSERVER=0 turns the server off (every command a real
 interpreter).
 

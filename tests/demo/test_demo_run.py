@@ -53,7 +53,7 @@ def run_demo(tmp_path, *args):
   out = tmp_path / "out"
   run = subprocess.run(
       pyproc.python("-m", "tensorflow_recommenders_addons.demo", *args,
-       "--out", str(out)), capture_output=True, text=True, env=ENV,
+                    "--out", str(out)), capture_output=True, text=True, env=ENV,
       cwd=str(tmp_path), check=False)
   assert run.returncode == 0, run.stderr[-3000:]
   with open(out / "metrics.json", encoding="utf-8") as f:

@@ -72,7 +72,7 @@ def server(exported):
   with open(log_path, "w", encoding="utf-8") as log:
     proc = subprocess.Popen(
         pyproc.python(os.path.join(SERVING, "server.py"), "--export-dir",
-         str(export_dir), "--port", "0"),
+                      str(export_dir), "--port", "0"),
         stdout=subprocess.PIPE, stderr=log, text=True, cwd=str(export_dir))
   try:
     url = _wait_for_url(proc, time.monotonic() + 60)

@@ -46,6 +46,11 @@ STARTUP_ONLY = ("PYTHONWARNINGS", "PYTHONHASHSEED", "PYTHONMALLOC",
 _HEADER = struct.Struct("!I")  # request length, then the JSON request
 
 
+def _pythonpath(env):
+  """The PYTHONPATH entries of an environment, in order."""
+  return [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+
+
 def _startup_env_differs(env):
   return any(env.get(k) != os.environ.get(k) for k in STARTUP_ONLY)
 
@@ -95,9 +100,7 @@ class Server:
   def _base_sys_path():
     """sys.path without its script directory and PYTHONPATH entries: what
     every child starts from."""
-    extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
-             if p]
-    extra = {os.path.abspath(p) for p in extra}
+    extra = {os.path.abspath(p) for p in _pythonpath(os.environ)}
     return [p for p in sys.path[1:] if os.path.abspath(p) not in extra]
 
   def serve(self):
@@ -206,9 +209,7 @@ def _become(request, fds, base_path):
     first = os.getcwd()
   else:
     first = os.path.dirname(os.path.abspath(argv[0]))
-  extra = [p for p in request["env"].get("PYTHONPATH", "").split(os.pathsep)
-           if p]
-  sys.path[:] = [first] + extra + base_path
+  sys.path[:] = [first] + _pythonpath(request["env"]) + base_path
   if request["env"].get("PYTHONUNBUFFERED"):
     sys.stdout.reconfigure(write_through=True)
     sys.stderr.reconfigure(write_through=True)

@@ -71,9 +71,9 @@ def test_demo_runs_from_the_repository_root(inplace_libs, tmp_path):
   del inplace_libs
   out = tmp_path / "out"
   _run(pyproc.python("-m", f"{PKG}.demo", "--users", "60", "--movies",
-        "80", "--ratings", "2000", "--retrieval-epochs", "1",
-        "--ranking-epochs", "1", "--batch-size", "256", "--show-users", "1",
-        "--quiet", "--out", str(out)), cwd=REPO_ROOT)
+                     "80", "--ratings", "2000", "--retrieval-epochs", "1",
+                     "--ranking-epochs", "1", "--batch-size", "256",
+                     "--show-users", "1", "--quiet", "--out", str(out)), cwd=REPO_ROOT)
   metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
   assert metrics and (out / "retrieval").is_dir()
 

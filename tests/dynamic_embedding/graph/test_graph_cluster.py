@@ -34,7 +34,7 @@ def test_chief_and_non_chief_workers_both_train_to_the_end(tmp_path):
     for job, index in [("ps", 0), ("worker", 0), ("worker", 1)]:
       procs.append(subprocess.Popen(
           pyproc.python(SCRIPT, json.dumps(cluster), job, str(index),
-           str(tmp_path / "ckpt"), str(STEPS)),
+                        str(tmp_path / "ckpt"), str(STEPS)),
           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
           cwd=str(tmp_path)))
     results = []

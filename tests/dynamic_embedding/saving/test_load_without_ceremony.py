@@ -108,7 +108,7 @@ def test_fresh_process_loads_with_only_the_package_imported(
   env["TF_USE_LEGACY_KERAS"] = "1" if flavour == "tf_keras" else "0"
   out = subprocess.run(
       pyproc.python("-c", _CHILD.format(imports=imports), path,
-       str(expected_file)),
+                    str(expected_file)),
       capture_output=True, text=True, timeout=180, check=False,
       cwd=str(tmp_path), env=env)
   assert out.returncode == 0, out.stderr[-4000:]
