@@ -47,7 +47,8 @@ def parse_args(argv):
 
 
 def tf_flags():
-  """Returns (compile_flags, link_flags) as reported by tf.sysconfig."""
+  """Returns (version, compile_flags, link_flags) of TensorFlow, the flags
+  as reported by tf.sysconfig."""
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   try:
     import tensorflow as tf
@@ -56,7 +57,8 @@ def tf_flags():
         f"configure.py: cannot import tensorflow with {sys.executable} "
         f"({error}). Activate the environment that has TensorFlow (e.g. "
         "`source .venv/bin/activate`, created by scripts/install.sh).")
-  return tf.sysconfig.get_compile_flags(), tf.sysconfig.get_link_flags()
+  return (tf.__version__, tf.sysconfig.get_compile_flags(),
+          tf.sysconfig.get_link_flags())
 
 
 def split_compile_flags(flags):
@@ -99,7 +101,7 @@ def split_link_flags(flags):
   return library_dir, library_name
 
 
-def bazelrc_lines(compile_flags, link_flags, cuda, cuda_path):
+def bazelrc_lines(tf_version, compile_flags, link_flags, cuda, cuda_path):
   """Returns the lines of .tf_configure.bazelrc."""
   header_dir, abi_flag, cxx_standard, cxxopts = split_compile_flags(
       compile_flags)
@@ -121,6 +123,11 @@ def bazelrc_lines(compile_flags, link_flags, cuda, cuda_path):
             for name, value in tf_env.items()]
   # The interpreter, for the genrules that run Python: a Make variable.
   lines += [f'build --define=PYTHON_BIN_PATH="{sys.executable}"']
+  # What //:build_info records (build_deps/build_info.py): the settings the
+  # objects are compiled with, so the genrule does not import TensorFlow.
+  lines += [f'build --define=TF_VERSION="{tf_version}"',
+            f"build --define=TF_CXX11_ABI_FLAG={abi_flag}",
+            f"build --define=TF_CXX_STANDARD={cxx_standard}"]
   lines += [f"build --cxxopt={flag}" for flag in cxxopts]
   # Optimized and without debug checks (TF's DCHECKs follow NDEBUG), like
   # setup.py's pip build.
@@ -141,8 +148,8 @@ def main(argv=None):
     if not os.access(nvcc, os.X_OK):
       sys.exit(f"configure.py: --cuda needs {nvcc}; "
                "pass --cuda-path <CUDA toolkit root>.")
-  compile_flags, link_flags = tf_flags()
-  lines = bazelrc_lines(compile_flags, link_flags, args.cuda,
+  tf_version, compile_flags, link_flags = tf_flags()
+  lines = bazelrc_lines(tf_version, compile_flags, link_flags, args.cuda,
                         os.path.abspath(args.cuda_path))
   with open(args.output, "w", encoding="utf-8") as bazelrc:
     bazelrc.write("\n".join(lines) + "\n")

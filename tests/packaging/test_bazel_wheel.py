@@ -2,12 +2,13 @@
 
 Steps: copy the working tree (tracked and untracked files that git does not
 ignore) to build/bazel-wheel-test/workspace, run `python configure.py` with
-this interpreter, `bazel build //:build_pip_pkg` and
+this interpreter (through the tests' fork server), `bazel build //:build_pip_pkg` and
 `./bazel-bin/build_pip_pkg <tmp>/artifacts`, then `pip install --no-deps` the
 wheel into a new venv that sees this interpreter's TensorFlow and load the ops
 there. With a CUDA toolkit installed, `python configure.py --cuda` and a
 Bazel build of the op library follow in the same copy: it must record
-"cuda": true and register the GPU kernels (nothing runs on a GPU).
+"cuda": true and register the GPU kernels (nothing runs on a GPU). One
+Bazel server serves both builds.
 
 The copy and Bazel's output root stay at fixed paths under the git-ignored
 build/ (also in .bazelignore), so a repeat run reuses Bazel's output base and
@@ -121,19 +122,29 @@ def _build_info_of(wheel):
     return json.loads(archive.read(BUILD_INFO))
 
 
+def _configure(*args):
+  """Runs configure.py in the copy with this interpreter (fork server)."""
+  _run(pyproc.python("configure.py", *args), cwd=WORKSPACE_COPY)
+
+
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory):
-  """Builds the wheel with Bazel from a copy of the working tree."""
+def workspace():
+  """The copy of the working tree; its Bazel server, which the CPU and the
+  CUDA build share, is shut down after the module's tests."""
   _copy_workspace()
-  _run([sys.executable, "configure.py"], cwd=WORKSPACE_COPY)
-  try:
-    _run(_bazel("build", f"--disk_cache={DISK_CACHE}", "//:build_pip_pkg"),
-         cwd=WORKSPACE_COPY)
-    artifacts = tmp_path_factory.mktemp("bazel_wheel") / "artifacts"
-    stdout = _run(["./bazel-bin/build_pip_pkg", artifacts], cwd=WORKSPACE_COPY)
-  finally:
-    subprocess.run(_bazel("shutdown"), cwd=str(WORKSPACE_COPY), timeout=120,
-                   check=False)
+  yield WORKSPACE_COPY
+  subprocess.run(_bazel("shutdown"), cwd=str(WORKSPACE_COPY), timeout=120,
+                 check=False)
+
+
+@pytest.fixture(scope="module")
+def wheel(workspace, tmp_path_factory):  # pylint: disable=redefined-outer-name
+  """Builds the wheel with Bazel from a copy of the working tree."""
+  _configure()
+  _run(_bazel("build", f"--disk_cache={DISK_CACHE}", "//:build_pip_pkg"),
+       cwd=workspace)
+  artifacts = tmp_path_factory.mktemp("bazel_wheel") / "artifacts"
+  stdout = _run(["./bazel-bin/build_pip_pkg", artifacts], cwd=workspace)
   path = Path(stdout.strip().splitlines()[-1])
   assert path.is_file() and path.parent == artifacts, stdout
   return path
@@ -236,14 +247,10 @@ def cuda_outputs(wheel):  # pylint: disable=unused-argument,redefined-outer-name
   that do not change with CUDA come from the shared disk cache)."""
   if cuda_build.find_toolkit() is None:
     pytest.skip("no CUDA toolkit (nvcc, libcudart_static.a) here")
-  _run([sys.executable, "configure.py", "--cuda"], cwd=WORKSPACE_COPY)
-  try:
-    _run(_bazel("build", f"--disk_cache={DISK_CACHE}",
-                "//cc:_cuckoo_hashtable_ops.so", "//:build_info"),
-         cwd=WORKSPACE_COPY)
-  finally:
-    subprocess.run(_bazel("shutdown"), cwd=str(WORKSPACE_COPY), timeout=120,
-                   check=False)
+  _configure("--cuda")
+  _run(_bazel("build", f"--disk_cache={DISK_CACHE}",
+              "//cc:_cuckoo_hashtable_ops.so", "//:build_info"),
+       cwd=WORKSPACE_COPY)
   return WORKSPACE_COPY / "bazel-bin"
 
 

@@ -3,9 +3,9 @@
 From the repository root the source tree shadows the installed package
 (`python -m tensorflow_recommenders_addons.demo` imports `./tensorflow_
 recommenders_addons`), so the checkout must hold its own op libraries:
-scripts/install.sh builds them in place (`setup.py build_ext --inplace`),
-and so does `pip install -e .`. These tests run the package from the
-checkout, and make an editable install of a copy of the checkout into a new
+scripts/install.sh puts a copy of the libraries it built and installed
+there, and `pip install -e .` builds them there. These tests run the
+package from the checkout, and make an editable install of a copy of the checkout into a new
 venv (with the native build skipped: the copy gets this checkout's in-place
 libraries, so the test checks the editable mechanics, not the compiler).
 """
@@ -56,7 +56,7 @@ def inplace_libs():
   libs = sorted(INPLACE_LIBS.glob("*.so"))
   assert libs and (INPLACE_LIBS / "build_info.json").exists(), (
       f"{INPLACE_LIBS} holds no in-place op libraries: scripts/install.sh "
-      "builds them (or `python setup.py build_ext --inplace`)")
+      "puts them there (or `python setup.py build_ext --inplace`)")
   return libs
 
 
