@@ -140,7 +140,8 @@ def memory_probe(kind, dim, args):
 
 
 def run_memory(kind, dim, args):
-  cmd = [sys.executable, os.path.abspath(__file__), "--memory-probe", kind,
+  cmd = [*(args.probe_python or [sys.executable]),
+         os.path.abspath(__file__), "--memory-probe", kind,
          str(dim), "--entries", str(args.entries), "--batch", str(args.batch),
          "--seed", str(args.seed)]
   out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -206,6 +207,11 @@ def parse_args(argv):
   p.add_argument("--seed", type=int, default=0, help="RNG seed (default 0)")
   p.add_argument("--quick", action="store_true", help="CI smoke: 100k entries, dim 8")
   p.add_argument("--json", metavar="PATH", help="also write all results as JSON")
+  p.add_argument("--probe-python", metavar="CMD", type=shlex.split,
+                 help="interpreter command of the memory probes, split like a shell "
+                      "would (default: this Python, a fresh process per cell; the test "
+                      "suite's smoke run passes its fork server, whose forked children "
+                      "start with the server's pages resident)")
   p.add_argument("--check-targets", action="store_true",
                  help="exit 1 if a target is missed (only runs with >= 1M entries)")
   p.add_argument("--memory-probe", nargs=2, metavar=("KIND", "DIM"), help=argparse.SUPPRESS)

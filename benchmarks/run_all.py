@@ -61,14 +61,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 # A benchmark: its script in the benchmarks directory, the function turning
 # its JSON report into ratio rows, what it compares (plot titles), and the
-# flags added to --quick under `run_all.py --quick` (CI-sized smoke runs).
+# flags added to --quick under `run_all.py --quick` (CI-sized smoke runs),
+# and whether it measures memory in probe processes of its own: such a script
+# takes `--probe-python CMD`, and gets the --python command here, so its
+# probes run with the interpreter the script runs with.
 Benchmark = collections.namedtuple("Benchmark",
-                                   "script extract what quick_args")
+                                   "script extract what quick_args probes",
+                                   defaults=(False,))
 BENCHMARKS = {
     "hash_table": Benchmark(
         "hash_table.py", _ratios.hash_table,
         "de.CuckooHashTable vs TF's MutableHashTable and DenseHashTable",
-        ("--repeats", "1")),
+        ("--repeats", "1"), probes=True),
     "lookup": Benchmark(
         "lookup.py", _ratios.lookup,
         "de.embedding_lookup_unique vs tf.nn.embedding_lookup", ()),
@@ -81,7 +85,7 @@ BENCHMARKS = {
     "saving": Benchmark(
         "saving.py", _ratios.saving,
         "de.FileSystemSaver vs TF's tensor bundle (checkpoint)",
-        ("--rows", "50000")),
+        ("--rows", "50000"), probes=True),
 }
 # Python files of the benchmarks directory that are not benchmarks.
 HELPERS = {
@@ -157,6 +161,8 @@ def run_benchmark(name, args, progress):
   for stale in (path(".json"), path(".png")):
     _remove(stale)  # a failed run must not leave last run's figures behind
   cmd = [*args.python, script, "--json", path(".json")]
+  if bench.probes:
+    cmd += ["--probe-python", shlex.join(args.python)]
   if args.quick:
     cmd += ["--quick", *bench.quick_args]
   entry = {"name": name, "script": script, "command": shlex.join(cmd),
@@ -275,9 +281,10 @@ def parse_args(argv):
                       "line per script (the output is in DIR/<name>.log)")
   p.add_argument("--python", metavar="CMD", type=shlex.split,
                  default=[sys.executable],
-                 help="the interpreter command each script runs with, "
-                      "split like a shell would (default: this Python, "
-                      "sys.executable); e.g. another venv's python")
+                 help="the interpreter command each script (and its "
+                      "memory probes) runs with, split like a shell would "
+                      "(default: this Python, sys.executable); e.g. another "
+                      "venv's python")
   p.add_argument("--list", action="store_true",
                  help="list the registered benchmarks and helpers, and exit")
   p.add_argument("--benchmarks-dir", metavar="DIR", default=HERE,

@@ -37,8 +37,8 @@ PHASES = ("save", "restore")
 TARGET = 0.25  # saver peak extra memory < 25% of the payload
 
 
-def run_phase(case, phase, rows, dim, directory):
-  cmd = [sys.executable, PROBE, phase, "--rows", str(rows), "--dim",
+def run_phase(case, phase, rows, dim, directory, python=None):
+  cmd = [*(python or [sys.executable]), PROBE, phase, "--rows", str(rows), "--dim",
          str(dim), "--dir", directory] + (["--bundle"] if case == "bundle"
                                           else [])
   out = subprocess.run(cmd, check=True, capture_output=True, text=True,
@@ -53,6 +53,9 @@ def main(argv=None):
   parser.add_argument("--dim", type=int, default=16)
   parser.add_argument("--quick", action="store_true")
   parser.add_argument("--json", help="write the results here")
+  parser.add_argument("--probe-python", metavar="CMD", type=shlex.split,
+                      help="interpreter command of the probe processes, split "
+                           "like a shell would (default: this Python)")
   args = parser.parse_args(argv)
   rows = args.rows or (200_000 if args.quick else 2_000_000)
 
@@ -60,7 +63,8 @@ def main(argv=None):
   for case in CASES:
     with tempfile.TemporaryDirectory() as directory:
       for phase in PHASES:
-        r = run_phase(case, phase, rows, args.dim, directory)
+        r = run_phase(case, phase, rows, args.dim, directory,
+                      args.probe_python)
         r.update(case=case)
         results.append(r)
 

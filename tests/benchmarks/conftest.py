@@ -53,8 +53,9 @@ def _needed(session):
 @pytest.fixture(scope="session")
 def quick_run(request, tmp_path_factory):
   out = tmp_path_factory.mktemp("run_all_quick")
-  # Two scripts at a time: smoke sizes, no timing is asserted. The scripts
-  # run through the fork server (their memory probes are real processes).
+  # Two scripts at a time: smoke sizes, no timing or memory figure is
+  # asserted. The scripts and their memory probes (run_all passes --python
+  # on as --probe-python) run through the fork server.
   cmd = [sys.executable, RUN_ALL, "--quick", "--jobs", "2", "--out", str(out),
          "--python", shlex.join(pyproc.python())]
   names = _needed(request.session)

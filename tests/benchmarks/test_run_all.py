@@ -10,11 +10,14 @@ import importlib.util
 import json
 import math
 import os
+import shlex
 import shutil
 import subprocess
 import sys
 
 import pytest
+
+import pyproc
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BENCH = os.path.join(ROOT, "benchmarks")
@@ -103,7 +106,8 @@ def subset_run(tmp_path_factory):
       'import sys\nprint("stub starts")\nsys.exit("stub: deliberate failure")\n')
   out = tmp / "out"
   proc = _run("--quick", "--only", "lookup,bounded.py", "--out", str(out),
-              "--benchmarks-dir", str(bench), cwd=tmp)
+              "--benchmarks-dir", str(bench),
+              "--python", shlex.join(pyproc.python()), cwd=tmp)
   return out, proc
 
 
