@@ -65,11 +65,20 @@ class Routing:
     shards = tf.cast(shards, tf.int32)
     in_range = tf.reduce_all(
         tf.logical_and(shards >= 0, shards < shard_num))
-    check = tf.debugging.Assert(in_range, [
-        f"partitioner: returned shard numbers outside [0, {shard_num}); "
-        "min/max:", tf.reduce_min(shards), tf.reduce_max(shards)])
-    with tf.control_dependencies([check]):
-      self.shards = tf.identity(shards)
+    message = (f"partitioner: returned shard numbers outside [0, "
+               f"{shard_num}); min/max:")
+    if tf.executing_eagerly():
+      # Eagerly the answer is known now: min/max are computed only for the
+      # error (an Assert would compute them, and run, on every call).
+      if not bool(in_range):
+        raise v.invalid(f"{message} {int(tf.reduce_min(shards))} "
+                        f"{int(tf.reduce_max(shards))}")
+      self.shards = shards
+    else:
+      check = tf.debugging.Assert(
+          in_range, [message, tf.reduce_min(shards), tf.reduce_max(shards)])
+      with tf.control_dependencies([check]):
+        self.shards = tf.identity(shards)
     self.positions = tf.dynamic_partition(
         tf.range(tf.size(keys)), self.shards, shard_num)
 

@@ -248,6 +248,8 @@ class Variable(saving.VariableSaving, training_hooks.TrainingHooks,
             routing.stitch(exists) if need_exists else None)
 
   def _unflatten(self, rows, keys):
+    if keys.shape.is_fully_defined():  # no shape ops (eager: every call)
+      return tf.reshape(rows, keys.shape.as_list() + [self.dim])
     out = tf.reshape(rows, tf.concat([tf.shape(keys), [self.dim]], 0))
     out.set_shape(keys.shape.concatenate([self.dim]))
     return out
