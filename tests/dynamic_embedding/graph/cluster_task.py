@@ -9,11 +9,19 @@ batches with a wrapped `tf.compat.v1.train.AdamOptimizer` through
 `MonitoredTrainingSession` (the chief initialises and checkpoints, the
 other worker waits until the chief's variables are ready) and prints one
 JSON line: its steps, losses, the global step and the table's size.
+
+The workers meet through files next to the checkpoint dir: a non-chief
+opens its session once the chief's is open (TF's SessionManager, polling
+for readiness, would otherwise sleep its fixed 30 s after a first poll that
+comes too early), and the chief starts training once every non-chief has
+opened its session, so the workers train at the same time.
 """
 
 import json
 import os
 import sys
+import time
+from pathlib import Path
 
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
 
@@ -49,6 +57,14 @@ def batches(index, steps):
     yield ids, (ids[:, :1] % 2).astype(np.float32)
 
 
+def _wait_for(path, timeout_s=120):
+  deadline = time.monotonic() + timeout_s
+  while not path.exists():
+    if time.monotonic() > deadline:
+      sys.exit(f"cluster_task: {path} did not appear in {timeout_s} s")
+    time.sleep(0.05)
+
+
 def main():
   cluster, job, index = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3])
   server = tf.distribute.Server(tf.train.ClusterSpec(cluster), job_name=job,
@@ -71,10 +87,19 @@ def main():
   # cluster, the chief included, which may already have finished and gone.
   config = tf.compat.v1.ConfigProto(
       device_filters=["/job:ps", f"/job:worker/task:{index}"])
+  meeting = Path(sys.argv[4]).parent
+  if index != 0:
+    _wait_for(meeting / "chief_session_open")
   with tf.compat.v1.train.MonitoredTrainingSession(
       master=server.target, is_chief=index == 0, config=config,
       checkpoint_dir=sys.argv[4] if index == 0 else None,
       save_checkpoint_steps=5) as sess:
+    if index == 0:
+      (meeting / "chief_session_open").touch()
+      for other in range(1, len(cluster["worker"])):
+        _wait_for(meeting / f"worker_{other}_session_open")
+    else:
+      (meeting / f"worker_{index}_session_open").touch()
     for batch, target in batches(index, int(sys.argv[5])):
       losses.append(float(sess.run([loss, train],
                                    {ids: batch, labels: target})[0]))
