@@ -154,13 +154,16 @@ def wheel(workspace, tmp_path_factory):  # pylint: disable=redefined-outer-name
 def venv_python(wheel, tmp_path_factory):
   """A new venv with the wheel installed that sees this TensorFlow."""
   venv_dir = tmp_path_factory.mktemp("bazel_wheel_venv") / "venv"
-  _run([sys.executable, "-m", "venv", "--system-site-packages", venv_dir],
-       cwd=venv_dir.parent, timeout=600)
+  # No pip of its own (ensurepip takes seconds): this interpreter's pip
+  # installs into it (`pip --python`).
+  _run([sys.executable, "-m", "venv", "--system-site-packages",
+        "--without-pip", venv_dir], cwd=venv_dir.parent, timeout=600)
   python = venv_dir / "bin" / "python"
   # --force-reinstall: the same version in the system site-packages must not
   # make pip skip the install (pip leaves packages outside the venv alone).
-  _run([python, "-m", "pip", "install", "--no-deps", "--no-index",
-        "--force-reinstall", wheel], cwd=venv_dir, timeout=600)
+  _run([sys.executable, "-m", "pip", "--python", python, "install",
+        "--no-deps", "--no-index", "--force-reinstall", wheel], cwd=venv_dir,
+       timeout=600)
   if sys.prefix != sys.base_prefix:
     # This interpreter is a venv itself, and --system-site-packages reaches
     # only its base interpreter's packages: append this venv's site-packages
@@ -226,7 +229,8 @@ def test_wheel_requires_the_tensorflow_it_was_built_for(wheel, venv_python,
   # The installed wheel's requirements are met by this TensorFlow: pip
   # check reports nothing about our package (other packages of the parent
   # environment may have their own complaints).
-  check = subprocess.run([venv_python, "-m", "pip", "check"], cwd=tmp_path,
+  check = subprocess.run([sys.executable, "-m", "pip", "--python",
+                          venv_python, "check"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=300)
   ours = [line for line in check.stdout.splitlines()
           if line.lower().startswith("tensorflow-recommenders-addons")]
