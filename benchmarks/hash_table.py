@@ -140,8 +140,7 @@ def memory_probe(kind, dim, args):
 
 
 def run_memory(kind, dim, args):
-  cmd = [*(args.probe_python or [sys.executable]),
-         os.path.abspath(__file__), "--memory-probe", kind,
+  cmd = [*args.probe_python, os.path.abspath(__file__), "--memory-probe", kind,
          str(dim), "--entries", str(args.entries), "--batch", str(args.batch),
          "--seed", str(args.seed)]
   out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -208,6 +207,7 @@ def parse_args(argv):
   p.add_argument("--quick", action="store_true", help="CI smoke: 100k entries, dim 8")
   p.add_argument("--json", metavar="PATH", help="also write all results as JSON")
   p.add_argument("--probe-python", metavar="CMD", type=shlex.split,
+                 default=[sys.executable],
                  help="interpreter command of the memory probes, split like a shell "
                       "would (default: this Python, a fresh process per cell; the test "
                       "suite's smoke run passes its fork server, whose forked children "

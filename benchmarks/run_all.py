@@ -13,8 +13,7 @@ Examples:
 
 Each benchmark script in BENCHMARKS runs in its own subprocess (this
 Python, `sys.executable`, or the --python command; working directory DIR)
-with `--json
-DIR/<name>.json`, and with `--quick` plus the registry's per-script quick
+with `--json DIR/<name>.json`, and with `--quick` plus the registry's per-script quick
 flags when this script gets `--quick` (a smoke run whose figures mean
 nothing). Its output is streamed, indented, as it runs
 (--quiet: only one progress line per script) and kept in DIR/<name>.log

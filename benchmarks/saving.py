@@ -37,8 +37,8 @@ PHASES = ("save", "restore")
 TARGET = 0.25  # saver peak extra memory < 25% of the payload
 
 
-def run_phase(case, phase, rows, dim, directory, python=None):
-  cmd = [*(python or [sys.executable]), PROBE, phase, "--rows", str(rows), "--dim",
+def run_phase(case, phase, rows, dim, directory, python):
+  cmd = [*python, PROBE, phase, "--rows", str(rows), "--dim",
          str(dim), "--dir", directory] + (["--bundle"] if case == "bundle"
                                           else [])
   out = subprocess.run(cmd, check=True, capture_output=True, text=True,
@@ -54,6 +54,7 @@ def main(argv=None):
   parser.add_argument("--quick", action="store_true")
   parser.add_argument("--json", help="write the results here")
   parser.add_argument("--probe-python", metavar="CMD", type=shlex.split,
+                      default=[sys.executable],
                       help="interpreter command of the probe processes, split "
                            "like a shell would (default: this Python)")
   args = parser.parse_args(argv)

@@ -2,10 +2,10 @@
 
 Steps: copy the working tree (tracked and untracked files that git does not
 ignore) to build/bazel-wheel-test/workspace, run `python configure.py` with
-this interpreter (through the tests' fork server), `bazel build //:build_pip_pkg` and
-`./bazel-bin/build_pip_pkg <tmp>/artifacts`, then `pip install --no-deps` the
-wheel into a new venv that sees this interpreter's TensorFlow and load the ops
-there. With a CUDA toolkit installed, `python configure.py --cuda` and a
+this interpreter (through the tests' fork server), `bazel build
+//:build_pip_pkg` and `./bazel-bin/build_pip_pkg <tmp>/artifacts`, then
+`pip install --no-deps` the wheel into a new venv that sees this
+interpreter's TensorFlow and load the ops there. With a CUDA toolkit installed, `python configure.py --cuda` and a
 Bazel build of the op library follow in the same copy: it must record
 "cuda": true and register the GPU kernels (nothing runs on a GPU). One
 Bazel server serves both builds.
@@ -117,6 +117,12 @@ def _bazel(*args):
   return [BAZEL, f"--output_user_root={OUTPUT_USER_ROOT}", *args]
 
 
+def _bazel_build(*targets):
+  """Builds `targets` in the copy, compile outputs from the disk cache."""
+  _run(_bazel("build", f"--disk_cache={DISK_CACHE}", *targets),
+       cwd=WORKSPACE_COPY)
+
+
 def _build_info_of(wheel):
   with zipfile.ZipFile(wheel) as archive:
     return json.loads(archive.read(BUILD_INFO))
@@ -141,8 +147,7 @@ def workspace():
 def wheel(workspace, tmp_path_factory):  # pylint: disable=redefined-outer-name
   """Builds the wheel with Bazel from a copy of the working tree."""
   _configure()
-  _run(_bazel("build", f"--disk_cache={DISK_CACHE}", "//:build_pip_pkg"),
-       cwd=workspace)
+  _bazel_build("//:build_pip_pkg")
   artifacts = tmp_path_factory.mktemp("bazel_wheel") / "artifacts"
   stdout = _run(["./bazel-bin/build_pip_pkg", artifacts], cwd=workspace)
   path = Path(stdout.strip().splitlines()[-1])
@@ -252,9 +257,7 @@ def cuda_outputs(wheel):  # pylint: disable=unused-argument,redefined-outer-name
   if cuda_build.find_toolkit() is None:
     pytest.skip("no CUDA toolkit (nvcc, libcudart_static.a) here")
   _configure("--cuda")
-  _run(_bazel("build", f"--disk_cache={DISK_CACHE}",
-              "//cc:_cuckoo_hashtable_ops.so", "//:build_info"),
-       cwd=WORKSPACE_COPY)
+  _bazel_build("//cc:_cuckoo_hashtable_ops.so", "//:build_info")
   return WORKSPACE_COPY / "bazel-bin"
 
 
