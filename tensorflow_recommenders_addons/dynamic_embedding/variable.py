@@ -214,7 +214,7 @@ class Variable(saving.VariableSaving, training_hooks.TrainingHooks,
     keys = v.to_tensor("keys", keys, self.key_dtype)
     self._prune_restored_slots()
     with tf.name_scope(name or "lookup"):
-      flat = tf.reshape(keys, [-1])
+      flat = v.flatten(keys)
       need_exists = return_exists or self._rows.generates
       values, exists = self._find(flat, need_exists)
       if self._rows.generates:
@@ -249,7 +249,7 @@ class Variable(saving.VariableSaving, training_hooks.TrainingHooks,
 
   def _unflatten(self, rows, keys):
     if keys.shape.is_fully_defined():  # no shape ops (eager: every call)
-      return tf.reshape(rows, keys.shape.as_list() + [self.dim])
+      return v.reshape_static(rows, keys.shape.as_list() + [self.dim])
     out = tf.reshape(rows, tf.concat([tf.shape(keys), [self.dim]], 0))
     out.set_shape(keys.shape.concatenate([self.dim]))
     return out
@@ -341,7 +341,7 @@ class Variable(saving.VariableSaving, training_hooks.TrainingHooks,
           message=f"{arg}: shape must be keys.shape + [dim]")
       with tf.control_dependencies([check]):
         values = tf.identity(values)
-    return tf.reshape(keys, [-1]), tf.reshape(values, [-1, self.dim])
+    return v.flatten(keys), v.as_rows(values, self.dim)
 
   def _write(self, method, keys, *columns, scores=None, **kwargs):
     """Calls `table.<method>(keys_part, *column_parts, **kwargs)` on every
@@ -354,7 +354,7 @@ class Variable(saving.VariableSaving, training_hooks.TrainingHooks,
     routing = Routing(self.partition_fn, keys, self.shard_num)
     split = [routing.split(keys)] + [routing.split(c) for c in columns]
     split_scores = None if scores is None else routing.split(
-        tf.reshape(tf.cast(scores, tf.int64), [-1]))
+        v.flatten(tf.cast(scores, tf.int64)))
 
     def write(idx, table):
       extra = dict(kwargs)
@@ -430,7 +430,7 @@ class Variable(saving.VariableSaving, training_hooks.TrainingHooks,
       if not exists.shape.is_compatible_with(keys.shape):
         raise v.invalid(f"exists: expected the keys' shape, got "
                         f"{exists.shape}")
-      exists = tf.reshape(exists, [-1])
+      exists = v.flatten(exists)
       deltas = tf.where(exists[:, None], new - old, new)
       return self._write_dropping("accum", flat_keys, deltas, exists)
 
@@ -457,7 +457,7 @@ class Variable(saving.VariableSaving, training_hooks.TrainingHooks,
     """
     keys = v.to_tensor("keys", keys, self.key_dtype)
     with tf.name_scope(name or "remove"):
-      return self._write("remove", tf.reshape(keys, [-1]))
+      return self._write("remove", v.flatten(keys))
 
   def clear(self, name=None):
     """Removes every row of every shard.

@@ -92,3 +92,30 @@ def check_rows(arg, values, keys, dim):
   if not values.shape.is_compatible_with(expected):
     raise invalid(f"{arg}: expected shape {expected} (keys.shape + [dim]) but "
                   f"got {values.shape}")
+
+
+# Shape arguments as numpy arrays: TF's eager fast path takes them, while a
+# Python list sends every tf.reshape through the slow conversion path (about
+# twice the op's cost). In a graph either becomes the same Const.
+def flatten(t):
+  """`t` as a vector: `t` itself when it already is one (no op in either
+  mode), else a reshape to `[-1]`."""
+  if t.shape.rank == 1:
+    return t
+  return tf.reshape(t, np.array([-1], np.int64))
+
+
+def as_rows(t, dim):
+  """`t` as `[n, dim]` rows: `t` itself when its static shape already is,
+  else a reshape."""
+  if t.shape.rank == 2 and t.shape[1] == dim:
+    return t
+  return tf.reshape(t, np.array([-1, dim], np.int64))
+
+
+def reshape_static(t, shape):
+  """`t` reshaped to the fully known `shape` (a list of ints): `t` itself
+  when it already has it."""
+  if t.shape.as_list() == shape:
+    return t
+  return tf.reshape(t, np.array(shape, np.int64))
