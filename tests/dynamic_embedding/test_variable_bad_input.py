@@ -48,16 +48,30 @@ def test_upsert_with_bad_values_writes_nothing(var, values):
   assert_unchanged(var)
 
 
-def test_shape_mismatch_known_only_at_run_time_writes_nothing(var):
+@pytest.mark.parametrize("rows_spec,bad_shape", [
+    ([None, 2], [3, 2]),      # 3 rows for 2 keys
+    ([None, None], [3, 2]),
+    ([None, None], [1, 4]),   # 2 keys' floats in one row
+], ids=["rows_of_dim", "unknown_width", "rows_of_two_keys"])
+@pytest.mark.parametrize("shards", [1, 2])
+def test_shape_mismatch_known_only_at_run_time_writes_nothing(
+    shards, rows_spec, bad_shape):
+  """One shard with `[?, dim]` rows leaves the check to the write kernel;
+  the other cases assert in the graph before any shard is written."""
+  var = de.Variable(tf.int64, dim=2, devices=DEVICES[:shards])
+  var.upsert([1], [[1.0, 1.0]])
+
   @tf.function(input_signature=[tf.TensorSpec([None], tf.int64),
-                                tf.TensorSpec([None, 2], tf.float32)])
+                                tf.TensorSpec(rows_spec, tf.float32)])
   def write(keys, values):
     var.upsert(keys, values)
     return tf.constant(0)
 
   with pytest.raises(tf.errors.InvalidArgumentError, match="values"):
-    write(tf.constant([2, 3], tf.int64), tf.ones([3, 2]))
+    write(tf.constant([2, 3], tf.int64), tf.ones(bad_shape))
   assert_unchanged(var)
+  write(tf.constant([2, 3], tf.int64), tf.ones([2, 2]))
+  assert sorted(var.export()[0].numpy().tolist()) == [1, 2, 3]
 
 
 @pytest.mark.parametrize("bad_shard", [-1, 2, 7])
