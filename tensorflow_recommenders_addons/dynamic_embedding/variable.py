@@ -250,6 +250,10 @@ class Variable(saving.VariableSaving, training_hooks.TrainingHooks,
   def _unflatten(self, rows, keys):
     if keys.shape.is_fully_defined():  # no shape ops (eager: every call)
       return v.reshape_static(rows, keys.shape.as_list() + [self.dim])
+    if keys.shape.rank == 1:  # flat keys of unknown count (unique ids)
+      out = v.as_rows(rows, self.dim)
+      out.set_shape(keys.shape.concatenate([self.dim]))
+      return out
     out = tf.reshape(rows, tf.concat([tf.shape(keys), [self.dim]], 0))
     out.set_shape(keys.shape.concatenate([self.dim]))
     return out
