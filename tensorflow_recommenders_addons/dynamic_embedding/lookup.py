@@ -84,7 +84,7 @@ def _dense_lookup(params, ids, name, max_norm, return_trainable, dedup,
     return ids.with_flat_values(out)
   ids = v.to_tensor("ids", ids, params.key_dtype)
   with tf.name_scope(name):
-    flat = v.flatten(ids)
+    flat = v.reshape(ids, [-1])
     if dedup or wrapper is not None or return_trainable or _trains(params):
       rows, idx, wrapper = _unique_rows(params, flat, name, max_norm, wrapper,
                                         with_wrapper=return_trainable)

@@ -129,24 +129,28 @@ class RowBuffer:
         positions = tf.range(tf.shape(dy)[0])
       gradient = group.gradient(dy, tf.gather(global_positions, positions),
                                 self.capacity)
-      checks = [_check(
+      checks = [tf.debugging.Assert(
           tf.shape(unique_ids)[0] <= self.capacity,
-          f"ids: the replicas of layer {self.layer_name!r} together got "
-          f"more distinct ids than max_unique_ids={self.capacity}; create "
-          f"it with a larger max_unique_ids")]
+          [f"ids: the replicas of layer {self.layer_name!r} together got "
+           f"more distinct ids than max_unique_ids={self.capacity}; create "
+           f"it with a larger max_unique_ids"])]
     else:
       count = tf.shape(unique_ids)[0]
+      # Asserts on scalar conditions: 3 graph ops each, traced into every
+      # train step (tf.debugging.assert_less_equal/assert_positive build ~12
+      # for any shape).
       checks = [
-          _check(count <= self.capacity,
-                 f"ids: layer {self.layer_name!r} trained on more distinct "
-                 f"ids in one step than max_unique_ids={self.capacity} (the "
-                 f"rows of its buffer); create it with a larger "
-                 f"max_unique_ids"),
-          _check(self._fresh.read_value() > 0,
-                 f"layer {self.layer_name!r}: a second gradient in one "
-                 f"training step (the gradient was taken twice, or over "
-                 f"calls made before and after another gradient); take one "
-                 f"gradient of the step's calls"),
+          tf.debugging.Assert(
+              count <= self.capacity,
+              [f"ids: layer {self.layer_name!r} trained on more distinct ids "
+               f"in one step than max_unique_ids={self.capacity} (the rows "
+               f"of its buffer); create it with a larger max_unique_ids"]),
+          tf.debugging.Assert(
+              self._fresh.read_value() > 0,
+              [f"layer {self.layer_name!r}: a second gradient in one "
+               f"training step (the gradient was taken twice, or over calls "
+               f"made before and after another gradient); take one "
+               f"gradient of the step's calls"]),
       ]
       with tf.control_dependencies(checks):
         checks.append(self._fresh.assign_sub(1, read_value=False))
@@ -155,14 +159,6 @@ class RowBuffer:
       loads = self.batch.load(unique_ids, rows)
     with tf.control_dependencies(loads):
       return tf.identity(gradient)
-
-
-def _check(condition, message):
-  """An InvalidArgumentError with `message` unless the scalar `condition`
-  holds: 3 graph ops where tf.debugging.assert_less_equal/assert_positive
-  build ~12 each (rank checks and a range for any shape), traced into every
-  train step."""
-  return tf.debugging.Assert(condition, [message])
 
 
 def _gather_replicas(ctx, unique_ids, rows):

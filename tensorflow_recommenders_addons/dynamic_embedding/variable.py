@@ -214,7 +214,7 @@ class Variable(saving.VariableSaving, training_hooks.TrainingHooks,
     keys = v.to_tensor("keys", keys, self.key_dtype)
     self._prune_restored_slots()
     with tf.name_scope(name or "lookup"):
-      flat = v.flatten(keys)
+      flat = v.reshape(keys, [-1])
       need_exists = return_exists or self._rows.generates
       values, exists = self._find(flat, need_exists)
       if self._rows.generates:
@@ -249,9 +249,9 @@ class Variable(saving.VariableSaving, training_hooks.TrainingHooks,
 
   def _unflatten(self, rows, keys):
     if keys.shape.is_fully_defined():  # no shape ops (eager: every call)
-      return v.reshape_static(rows, keys.shape.as_list() + [self.dim])
+      return v.reshape(rows, keys.shape.as_list() + [self.dim])
     if keys.shape.rank == 1:  # flat keys of unknown count (unique ids)
-      out = v.as_rows(rows, self.dim)
+      out = v.reshape(rows, [-1, self.dim])
       out.set_shape(keys.shape.concatenate([self.dim]))
       return out
     out = tf.reshape(rows, tf.concat([tf.shape(keys), [self.dim]], 0))
@@ -343,17 +343,17 @@ class Variable(saving.VariableSaving, training_hooks.TrainingHooks,
     values = v.to_tensor(arg, values, self.value_dtype)
     v.check_rows(arg, values, keys, self.dim)
     expected = keys.shape.concatenate([self.dim])
-    kernel_checks = (kernel_checks and self.shard_num == 1 and
-                     keys.shape.rank == 1 and values.shape.rank == 2 and
-                     values.shape[1] == self.dim)
-    if not (values.shape.is_fully_defined() and expected.is_fully_defined()
-            or kernel_checks):
+    static = values.shape.is_fully_defined() and expected.is_fully_defined()
+    left_to_kernel = (kernel_checks and self.shard_num == 1 and
+                      keys.shape.rank == 1 and values.shape.rank == 2 and
+                      values.shape[1] == self.dim)
+    if not (static or left_to_kernel):
       check = tf.debugging.assert_equal(
           tf.shape(values), tf.concat([tf.shape(keys), [self.dim]], 0),
           message=f"{arg}: shape must be keys.shape + [dim]")
       with tf.control_dependencies([check]):
         values = tf.identity(values)
-    return v.flatten(keys), v.as_rows(values, self.dim)
+    return v.reshape(keys, [-1]), v.reshape(values, [-1, self.dim])
 
   def _write(self, method, keys, *columns, scores=None, **kwargs):
     """Calls `table.<method>(keys_part, *column_parts, **kwargs)` on every
@@ -366,7 +366,7 @@ class Variable(saving.VariableSaving, training_hooks.TrainingHooks,
     routing = Routing(self.partition_fn, keys, self.shard_num)
     split = [routing.split(keys)] + [routing.split(c) for c in columns]
     split_scores = None if scores is None else routing.split(
-        v.flatten(tf.cast(scores, tf.int64)))
+        v.reshape(tf.cast(scores, tf.int64), [-1]))
 
     def write(idx, table):
       extra = dict(kwargs)
@@ -443,7 +443,7 @@ class Variable(saving.VariableSaving, training_hooks.TrainingHooks,
       if not exists.shape.is_compatible_with(keys.shape):
         raise v.invalid(f"exists: expected the keys' shape, got "
                         f"{exists.shape}")
-      exists = v.flatten(exists)
+      exists = v.reshape(exists, [-1])
       deltas = tf.where(exists[:, None], new - old, new)
       return self._write_dropping("accum", flat_keys, deltas, exists)
 
@@ -470,7 +470,7 @@ class Variable(saving.VariableSaving, training_hooks.TrainingHooks,
     """
     keys = v.to_tensor("keys", keys, self.key_dtype)
     with tf.name_scope(name or "remove"):
-      return self._write("remove", v.flatten(keys))
+      return self._write("remove", v.reshape(keys, [-1]))
 
   def clear(self, name=None):
     """Removes every row of every shard.

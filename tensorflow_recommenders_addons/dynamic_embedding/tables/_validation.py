@@ -94,28 +94,16 @@ def check_rows(arg, values, keys, dim):
                   f"got {values.shape}")
 
 
-# Shape arguments as numpy arrays: TF's eager fast path takes them, while a
-# Python list sends every tf.reshape through the slow conversion path (about
-# twice the op's cost). In a graph either becomes the same Const.
-def flatten(t):
-  """`t` as a vector: `t` itself when it already is one (no op in either
-  mode), else a reshape to `[-1]`."""
-  if t.shape.rank == 1:
-    return t
-  return tf.reshape(t, np.array([-1], np.int64))
+def reshape(t, shape):
+  """`t` reshaped to `shape` (Python ints, at most one -1): `t` itself when
+  its static shape already is that (no op in either mode), else a reshape
+  whose shape argument is a numpy array. TF's eager fast path takes a numpy
+  shape; a Python list sends tf.reshape through its slow conversion path
+  (~180 us instead of ~85 us). In a graph either becomes the same Const.
 
-
-def as_rows(t, dim):
-  """`t` as `[n, dim]` rows: `t` itself when its static shape already is,
-  else a reshape."""
-  if t.shape.rank == 2 and t.shape[1] == dim:
-    return t
-  return tf.reshape(t, np.array([-1, dim], np.int64))
-
-
-def reshape_static(t, shape):
-  """`t` reshaped to the fully known `shape` (a list of ints): `t` itself
-  when it already has it."""
-  if t.shape.as_list() == shape:
+  Example: `reshape(keys, [-1])` flattens; `reshape(rows, [-1, dim])`."""
+  static = t.shape
+  if static.rank == len(shape) and all(
+      want == -1 or have == want for have, want in zip(static.as_list(), shape)):
     return t
   return tf.reshape(t, np.array(shape, np.int64))
