@@ -13,9 +13,9 @@ Examples:
 
 Each benchmark script in BENCHMARKS runs in its own subprocess (this
 Python, `sys.executable`, or the --python command; working directory DIR)
-with `--json DIR/<name>.json`, and with `--quick` plus the registry's per-script quick
-flags when this script gets `--quick` (a smoke run whose figures mean
-nothing). Its output is streamed, indented, as it runs
+with `--json DIR/<name>.json`, and with `--quick` plus the registry's
+per-script quick flags when this script gets `--quick` (a smoke run whose
+figures mean nothing). Its output is streamed, indented, as it runs
 (--quiet: only one progress line per script) and kept in DIR/<name>.log
 (stdout) and DIR/<name>.stderr.log. A script that fails is recorded and the
 others still run.

@@ -5,10 +5,10 @@ ignore) to build/bazel-wheel-test/workspace, run `python configure.py` with
 this interpreter (through the tests' fork server), `bazel build
 //:build_pip_pkg` and `./bazel-bin/build_pip_pkg <tmp>/artifacts`, then
 `pip install --no-deps` the wheel into a new venv that sees this
-interpreter's TensorFlow and load the ops there. With a CUDA toolkit installed, `python configure.py --cuda` and a
-Bazel build of the op library follow in the same copy: it must record
-"cuda": true and register the GPU kernels (nothing runs on a GPU). One
-Bazel server serves both builds.
+interpreter's TensorFlow and load the ops there. With a CUDA toolkit
+installed, `python configure.py --cuda` and a Bazel build of the op library
+follow in the same copy: it must record "cuda": true and register the GPU
+kernels (nothing runs on a GPU). One Bazel server serves both builds.
 
 The copy and Bazel's output root stay at fixed paths under the git-ignored
 build/ (also in .bazelignore), so a repeat run reuses Bazel's output base and
