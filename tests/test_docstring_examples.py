@@ -37,6 +37,9 @@ MODULES = [
     "tensorflow_recommenders_addons.dynamic_embedding.keras.layers.tf_keras",
     "tensorflow_recommenders_addons.dynamic_embedding.keras.layers.keras3",
     "tensorflow_recommenders_addons.dynamic_embedding.keras.layers._weights_store",
+    "tensorflow_recommenders_addons.models.keras3",
+    "tensorflow_recommenders_addons.models.tf_keras",
+    "tensorflow_recommenders_addons.models.data",
     "tensorflow_recommenders_addons.demo.cli",
     "tensorflow_recommenders_addons.demo.data",
     "tensorflow_recommenders_addons.demo.metrics",
@@ -62,6 +65,13 @@ def _public_symbols():
                  "FieldWiseEmbedding"):
       yield (f"de.keras.layers.{flavour}.{name}",
              getattr(keras_layers, name))
+    zoo = importlib.import_module(
+        f"tensorflow_recommenders_addons.models.{flavour}")
+    for name in zoo.__all__:
+      yield f"models.{flavour}.{name}", getattr(zoo, name)
+  data = importlib.import_module("tensorflow_recommenders_addons.models.data")
+  for name in ("synthetic_ctr", "synthetic_retrieval", "read_ctr_files"):
+    yield f"models.data.{name}", getattr(data, name)
 
 
 @pytest.mark.parametrize("label,obj", list(_public_symbols()),
