@@ -32,6 +32,7 @@ MODULES = [
     "tensorflow_recommenders_addons.dynamic_embedding.data_flow",
     "tensorflow_recommenders_addons.dynamic_embedding.unavailable",
     "tensorflow_recommenders_addons.dynamic_embedding.train",
+    "tensorflow_recommenders_addons.dynamic_embedding.static_model",
     "tensorflow_recommenders_addons.dynamic_embedding.keras.callbacks",
     "tensorflow_recommenders_addons.dynamic_embedding.keras.models",
     "tensorflow_recommenders_addons.dynamic_embedding.keras.layers.tf_keras",

@@ -34,7 +34,13 @@ examples:
                                       real MovieLens 1M (ratings.dat, movies.dat)
   tfra-demo --users 5000 --movies 4000 --ratings 500000 --seed 7
 
-outputs (under --out): retrieval/ and ranking/ SavedModels, metrics.json.
+  tfra-demo --model deepfm            a model zoo CTR model (also fibinet, esmm,
+                                      mmoe) on synthetic Criteo-shaped data,
+                                      AUC vs logistic regression, TFLite export
+  tfra-demo --model twotower          next-item dual encoder, exported to TFLite
+
+outputs (under --out): retrieval/ and ranking/ SavedModels, metrics.json;
+with --model: <model>.tflite and <model>.json.
 Serve them after `import tensorflow_recommenders_addons` (it registers the
 TFRA> ops): tf.saved_model.load(path).signatures["serving_default"]."""
 
@@ -85,6 +91,11 @@ def parser():
   """The demo's argument parser."""
   p = OneLineParser(prog=PROG, description=DESCRIPTION, epilog=EPILOG,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("--model", choices=("deepfm", "fibinet", "esmm", "mmoe",
+                                     "twotower"),
+                 help="train this model zoo model (Keras 3) on synthetic "
+                 "data instead of the TFRS MovieLens models, compare its AUC "
+                 "with logistic regression and export it to TFLite")
   data = p.add_argument_group("data")
   data.add_argument(
       "--data", metavar="DIR",
@@ -104,19 +115,35 @@ def parser():
   data.add_argument("--test-fraction", type=fraction, default=0.2,
                     help="share of each user's latest ratings held out for "
                     "evaluation (default: %(default)s)")
+  data.add_argument("--examples", type=at_least(100), default=100_000,
+                    help="--model: synthetic examples, 80%% to train "
+                    "(default: %(default)s)")
+  data.add_argument("--vocabulary", type=at_least(10), default=10_000,
+                    help="--model (CTR): ids of the biggest fields "
+                    "(default: %(default)s)")
+  data.add_argument("--fields", type=at_least(1), default=26,
+                    help="--model (CTR): categorical fields, at most 127 "
+                    "(default: %(default)s, as Criteo)")
+  data.add_argument("--dense", type=at_least(0), default=13,
+                    help="--model (CTR): dense features (default: "
+                    "%(default)s, as Criteo)")
   train = p.add_argument_group("training")
-  train.add_argument("--dim", type=positive_int, default=32,
-                     help="embedding width (default: %(default)s)")
+  train.add_argument("--dim", type=positive_int, default=None,
+                     help="embedding width (default: 32; --model: 8, "
+                     "twotower 16)")
+  train.add_argument("--epochs", type=positive_int, default=2,
+                     help="--model: training epochs (default: %(default)s)")
   train.add_argument("--retrieval-epochs", type=positive_int, default=8,
                      help="epochs of the retrieval model (default: "
                      "%(default)s)")
   train.add_argument("--ranking-epochs", type=positive_int, default=4,
                      help="epochs of the ranking model (default: "
                      "%(default)s)")
-  train.add_argument("--batch-size", type=positive_int, default=1024,
-                     help="examples per step (default: %(default)s)")
-  train.add_argument("--learning-rate", type=positive_float, default=0.1,
-                     help="Adagrad learning rate (default: %(default)s)")
+  train.add_argument("--batch-size", type=positive_int, default=None,
+                     help="examples per step (default: 1024; --model: 256)")
+  train.add_argument("--learning-rate", type=positive_float, default=None,
+                     help="Adagrad learning rate (default: 0.1; --model: "
+                     "Adam, 0.01)")
   out = p.add_argument_group("output")
   out.add_argument("--out", metavar="DIR", default="tfra-demo-output",
                    help="where the SavedModels and metrics.json go "
@@ -195,8 +222,24 @@ def main(argv=None):
   check_paths(p, options)
   options.verbosity = 0 if options.quiet else (
       1 if sys.stdout.isatty() else 2)
+  zoo_model = options.model is not None
+  defaults = {"dim": (16 if options.model == "twotower" else 8) if zoo_model
+              else 32, "batch_size": 256 if zoo_model else 1024,
+              "learning_rate": 0.01 if zoo_model else 0.1}
+  for name, value in defaults.items():
+    if getattr(options, name) is None:
+      setattr(options, name, value)
   def say(line):
     print(line, flush=True)
+
+  if zoo_model:
+    from tensorflow_recommenders_addons.demo import zoo  # pylint: disable=import-outside-toplevel
+    try:
+      zoo.run(options, say)
+    except KeyboardInterrupt:
+      print(f"{PROG}: interrupted", file=sys.stderr)
+      return 130
+    return 0
 
   try:
     loaded = data.load(options, say)

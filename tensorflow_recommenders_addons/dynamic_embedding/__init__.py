@@ -18,6 +18,8 @@ Serving and persistence:
   enable_train_mode              back to trainable lookups (the default)
   get_model_mode / ModelMode     the current mode
   FileSystemSaver                checkpoints keep table rows in side files
+  export_static / StaticModel    a trained model with its tables frozen into
+                                 static lookups: no custom op, TFLite-ready
 
 Training:
   DynamicEmbeddingOptimizer      lets a Keras 3 or tf_keras optimizer train
@@ -67,6 +69,8 @@ from tensorflow_recommenders_addons.dynamic_embedding.partition import default_p
 from tensorflow_recommenders_addons.dynamic_embedding.restrict_policies import FrequencyRestrictPolicy
 from tensorflow_recommenders_addons.dynamic_embedding.restrict_policies import RestrictPolicy
 from tensorflow_recommenders_addons.dynamic_embedding.restrict_policies import TimestampRestrictPolicy
+from tensorflow_recommenders_addons.dynamic_embedding.static_model import StaticModel
+from tensorflow_recommenders_addons.dynamic_embedding.static_model import export_static
 from tensorflow_recommenders_addons.dynamic_embedding.tables.base import kv_creator_from_config
 from tensorflow_recommenders_addons.dynamic_embedding.tables.base import register_kv_creator
 from tensorflow_recommenders_addons.dynamic_embedding.tables.cuckoo_hashtable import CuckooHashTable
@@ -108,6 +112,7 @@ __all__ = [
     "KVCreator",
     "ModelMode",
     "RestrictPolicy",
+    "StaticModel",
     "TimestampRestrictPolicy",
     "TrainableWrapper",
     "Variable",
@@ -118,6 +123,7 @@ __all__ = [
     "embedding_lookup_unique",
     "enable_inference_mode",
     "enable_train_mode",
+    "export_static",
     "get_model_mode",
     "get_variable",
     "kv_creator_from_config",

@@ -70,7 +70,10 @@ class TwoTowerBody(_zoo.BuildByCall):
                                           activation="relu",
                                           name="history_conv")
     elif history_encoder == "lstm":
-      self.history_lstm = k.layers.LSTM(embedding_size, name="history_lstm")
+      # Unrolled (histories have a fixed, short length): no while loop, so
+      # the model converts to TFLite's builtin ops.
+      self.history_lstm = k.layers.LSTM(embedding_size, unroll=True,
+                                        name="history_lstm")
     mlp = blocks["MLP"]
     *hidden, out = self.tower_units
     self.query_tower = mlp(hidden, seed=seeded(1), name="query_tower")

@@ -40,7 +40,9 @@ def test_help_explains_every_option(capsys):
     (["--movies", "x"], "argument --movies: 'x' is not an integer"),
     (["--test-fraction", "1.5"], "1.5 must be between 0 and 1"),
     (["--learning-rate", "-1"], "-1.0 must be greater than 0"),
-    (["--epochs", "3"], "unrecognized arguments: --epochs 3"),
+    (["--epoch-count", "3"], "unrecognized arguments: --epoch-count 3"),
+    (["--model", "gbdt"], "argument --model: invalid choice: 'gbdt'"),
+    (["--model", "esmm", "--examples", "5"], "5 must be at least 100"),
     (["extra"], "unrecognized arguments: extra"),
 ])
 def test_bad_option_is_one_line(capsys, tmp_path, argv, message):

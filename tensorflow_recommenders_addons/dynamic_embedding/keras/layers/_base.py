@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import _layer_ops as ops
 from tensorflow_recommenders_addons.dynamic_embedding.partition import default_partition_fn
+from tensorflow_recommenders_addons.dynamic_embedding import static_export
 from tensorflow_recommenders_addons.dynamic_embedding.row_buffer import RowBuffer
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 from tensorflow_recommenders_addons.utils.autograph import run_as_is
@@ -176,9 +177,15 @@ class EmbeddingBase:
     """A `tf.TensorShape` as this Keras's output shapes are written."""
     return shape
 
+  def _table_rows(self, ids):
+    """`_rows(ids)`, or while `de.export_static` traces the model, the rows
+    of the layer's frozen table (static_export.py)."""
+    frozen = static_export.frozen_rows(self, ids)
+    return self._rows(ids) if frozen is None else frozen
+
   def _lookup(self, ids):
     """The layer's output before the dtype cast (subclasses combine)."""
-    return self._rows(ids)
+    return self._table_rows(ids)
 
   def _check(self, ids):
     return ops.check_ids(ids, self.key_dtype, self.name, self._MIN_RANK)
@@ -264,7 +271,7 @@ class SquashedBase(EmbeddingBase):
   _MIN_RANK = 1
 
   def _lookup(self, ids):
-    return ops.squash(self._rows(ids), self.combiner)
+    return ops.squash(self._table_rows(ids), self.combiner)
 
   def compute_output_shape(self, input_shape):
     """`input_shape[:-1] + [embedding_size]`."""
@@ -314,7 +321,7 @@ class FieldWiseBase(EmbeddingBase):
     return ids
 
   def _lookup(self, ids):
-    return ops.field_wise(self._rows, ids, self._fields(ids), self.nslots,
+    return ops.field_wise(self._table_rows, ids, self._fields(ids), self.nslots,
                           self.combiner)
 
   def compute_output_shape(self, input_shape):

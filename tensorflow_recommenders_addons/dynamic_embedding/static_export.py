@@ -1,0 +1,206 @@
+"""`de.export_static`: a trained model's dynamic tables frozen into plain
+TensorFlow lookups, for TFLite and for servers without this package.
+
+Each `de.keras.layers` embedding layer of the model gets a frozen table:
+the chosen rows as a dense matrix `[n + 1, dim]` (row n: the default row of
+ids not kept) and an id -> row index map: for integer ids a sorted key
+vector searched by an unrolled binary search (ceil(log2(n + 1)) gather /
+compare / select steps, ops every TFLite runtime has); for string ids a
+`tf.lookup.StaticHashTable` (TFLite's builtin string -> int64 hash table).
+The model's function is traced once with every layer reading its frozen
+table instead of its `de.Variable` (`FrozenTable.active`), so the traced
+graph holds no `TFRA>` op; `StaticModel` checks that it holds none.
+"""
+
+import contextlib
+import threading
+
+import numpy as np
+import tensorflow as tf
+
+from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
+
+_ACTIVE = threading.local()
+
+
+def frozen_rows(layer, ids):
+  """The rows of `ids` from `layer`'s frozen table while a model is being
+  exported, else None (the layer reads its `de.Variable`)."""
+  tables = getattr(_ACTIVE, "tables", None)
+  frozen = tables.get(id(layer)) if tables else None
+  if frozen is None:
+    return None
+  if isinstance(ids, tf.RaggedTensor):
+    return tf.ragged.map_flat_values(frozen.rows, ids)
+  return frozen.rows(ids)
+
+
+class FrozenTable(tf.Module):
+  """One layer's rows as a static id -> row lookup (module docstring).
+
+  Args:
+    keys: numpy keys `[n]` (distinct).
+    rows: numpy rows `[n, dim]`.
+    default_row: numpy `[dim]`, the row of every other id.
+    key_dtype: The layer's id dtype.
+    name: Module name.
+  """
+
+  def __init__(self, keys, rows, default_row, key_dtype, name=None):
+    super().__init__(name=name)
+    self.key_dtype = key_dtype
+    self.size = len(keys)
+    if key_dtype == tf.string:
+      order = np.arange(self.size)
+      # (A hash table cannot be empty; no keys: every id reads row 0.)
+      self._table = None if not self.size else tf.lookup.StaticHashTable(
+          tf.lookup.KeyValueTensorInitializer(
+              tf.constant(keys, tf.string),
+              tf.constant(order, tf.int64)), default_value=self.size)
+    else:
+      order = np.argsort(keys, kind="stable")
+      self._keys = tf.constant(np.asarray(keys, np.int64)[order])
+    matrix = np.concatenate([rows[order], default_row[None, :]], axis=0)
+    self.matrix = tf.Variable(matrix, trainable=False, name="rows")
+
+  def index(self, ids):
+    """Row positions of `ids` (any shape); `size` for ids not kept."""
+    n = self.size
+    if n == 0:
+      return tf.zeros(tf.shape(ids), tf.int64)
+    if self.key_dtype == tf.string:
+      return self._table.lookup(ids)
+    ids = tf.cast(ids, tf.int64)
+    # lo = how many keys are < id, by binary search on the sorted keys.
+    lo = tf.zeros_like(ids)
+    step = 1 << (n.bit_length() - 1)
+    while step:
+      probe = lo + step
+      below = tf.gather(self._keys, tf.minimum(probe, n) - 1) < ids
+      lo = tf.where(tf.logical_and(probe <= n, below), probe, lo)
+      step >>= 1
+    hit = tf.equal(tf.gather(self._keys, tf.minimum(lo, n - 1)), ids)
+    return tf.where(hit, lo, tf.fill(tf.shape(lo), tf.constant(n, tf.int64)))
+
+  def rows(self, ids):
+    """Rows `ids.shape + [dim]`."""
+    return tf.gather(self.matrix, self.index(ids))
+
+
+def _embedding_layers(model):
+  """Every de.keras.layers embedding layer in `model`, once each."""
+  # pylint: disable=import-outside-toplevel
+  from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import _base
+  found, seen = [], set()
+
+  def visit(obj, depth):
+    if id(obj) in seen or depth > 64:
+      return
+    seen.add(id(obj))
+    if isinstance(obj, _base.EmbeddingBase):
+      found.append(obj)
+      return
+    for child in _children(obj):
+      visit(child, depth + 1)
+
+  visit(model, 0)
+  return found
+
+
+def _is_layer(obj):
+  # Checked on the type: reading a property of a tracking wrapper can fail.
+  kind = type(obj)
+  return all(hasattr(kind, a) for a in ("get_config", "compute_output_shape",
+                                        "trainable_weights"))
+
+
+def _children(obj):
+  """The layers held by `obj`'s attributes (directly, in lists or dicts)."""
+  children = []
+  for value in vars(obj).values():
+    if isinstance(value, dict):
+      items = list(value.values())
+    elif isinstance(value, (list, tuple)):
+      items = list(value)
+    else:
+      items = [value]
+    children.extend(x for x in items if not isinstance(
+        x, (list, tuple, dict)) and _is_layer(x))
+  return children
+
+
+def _chosen(layer, top_n, since):
+  """`(keys, rows)` numpy arrays of the rows of `layer` to keep."""
+  var = layer.params
+  if top_n is None and since is None:
+    keys, rows = var.export()
+    return keys.numpy(), rows.numpy()
+  if not var.bounded:
+    raise tf.errors.FailedPreconditionError(
+        None, None,
+        f"{'top_n' if top_n is not None else 'since'}: layer "
+        f"{layer.name!r} keeps no write counts or clocks; create it with "
+        f"kv_creator=de.CuckooHashTableCreator(de.CuckooHashTableConfig("
+        f"track_changes=True)) (or any bound), or export all rows")
+  keys, rows, versions, freqs, _, _ = (t.numpy() for t in
+                                       var.export_with_meta())
+  if since is not None:
+    keep = versions > since
+  else:
+    # The most often written rows; ties go to the most recently written.
+    order = np.lexsort((-versions, -freqs))[:top_n]
+    keep = np.zeros(len(keys), bool)
+    keep[order] = True
+  return keys[keep], rows[keep]
+
+
+def _default_row(layer, rows, default_row):
+  dim = layer.embedding_size
+  if isinstance(default_row, str):
+    if default_row == "zeros":
+      return np.zeros(dim, rows.dtype)
+    if default_row == "mean":
+      return (rows.mean(0) if len(rows) else np.zeros(dim)).astype(rows.dtype)
+    raise v.invalid(f"default_row: must be 'zeros', 'mean' or "
+                    f"{dim} numbers, got {default_row!r}")
+  row = np.asarray(default_row, rows.dtype)
+  if row.shape != (dim,):
+    raise v.invalid(f"default_row: layer {layer.name!r} has rows of "
+                    f"{dim}, got shape {row.shape}")
+  return row
+
+
+def freeze(model, top_n=None, since=None, default_row="zeros"):
+  """A `FrozenTable` per embedding layer of `model`, by layer."""
+  if top_n is not None and since is not None:
+    raise v.invalid("top_n, since: give at most one")
+  if top_n is not None:
+    top_n = v.check_int("top_n", top_n, 1)
+  if since is not None:
+    since = v.check_int("since", since, 0)
+  layers = _embedding_layers(model)
+  if not layers:
+    raise v.invalid(f"model: {getattr(model, 'name', model)!r} holds no "
+                    f"de.keras.layers embedding layer")
+  frozen = []
+  for layer in layers:
+    keys, rows = _chosen(layer, top_n, since)
+    if layer.max_norm is not None:
+      norms = np.linalg.norm(rows.astype(np.float64), axis=1, keepdims=True)
+      rows = (rows * np.minimum(1.0, layer.max_norm /
+                                np.maximum(norms, 1e-30))).astype(rows.dtype)
+    frozen.append((layer, FrozenTable(
+        keys, rows, _default_row(layer, rows, default_row), layer.key_dtype,
+        name=f"{layer.name}_frozen")))
+  return frozen
+
+
+@contextlib.contextmanager
+def active(frozen):
+  """Layers of `frozen` read their frozen tables inside the block."""
+  previous = getattr(_ACTIVE, "tables", None)
+  _ACTIVE.tables = {id(layer): table for layer, table in frozen}
+  try:
+    yield
+  finally:
+    _ACTIVE.tables = previous
