@@ -143,7 +143,9 @@ _TEST_BY_TEST = ("tests/core/test_cc_core.py",)
 _LONG_FIRST = ("tests/packaging", "tests/core/test_cc_core.py",
                "tests/benchmarks", "tests/dynamic_embedding/distribute",
                "tests/dynamic_embedding/graph/test_graph_cluster.py",
-               "tests/tfrs", "tests/demo", "tests/core/test_kv_file_fuzz.py")
+               "tests/tfrs", "tests/demo", "tests/models/test_auc.py",
+               "tests/models/test_models.py",
+               "tests/core/test_kv_file_fuzz.py")
 
 
 def xdist_scope(nodeid):
