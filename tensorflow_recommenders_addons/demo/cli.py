@@ -214,7 +214,7 @@ def main(argv=None):
     ...   main(["--help"])
     ... except SystemExit as stop:
     ...   print("exit status", stop.code)  # doctest: +ELLIPSIS
-    usage: tfra-demo [-h] [--data DIR] ...
+    usage: tfra-demo [-h] [--model {deepfm,fibinet,esmm,mmoe,twotower}]...
     exit status 0
   """
   p = parser()

@@ -31,6 +31,9 @@ class TwoTowerBody(_zoo.BuildByCall):
                tower_units=(64, 32), history_encoder=None,
                history_padding=0, temperature=0.1, key_dtype=tf.int64,
                max_unique_ids=None, seed=None, **kwargs):
+    for arg, value in (("user_fields", user_fields),
+                       ("item_fields", item_fields)):
+      v.check_int(arg, value, 1, _blocks.MAX_FIELDS)
     if history_encoder not in HISTORY_ENCODERS:
       raise v.invalid(f"history_encoder: must be one of {HISTORY_ENCODERS}, "
                       f"got {history_encoder!r}")
@@ -65,6 +68,11 @@ class TwoTowerBody(_zoo.BuildByCall):
     self.max_unique_ids = max_unique_ids
     if self.key_dtype == tf.string and history_padding == 0:
       self.history_padding = ""  # the string ids' padding
+    is_text = isinstance(self.history_padding, (str, bytes))
+    if is_text != (self.key_dtype == tf.string) or \
+        isinstance(self.history_padding, bool):
+      raise v.invalid(f"history_padding: must be an id of key_dtype "
+                      f"{self.key_dtype.name}, got {history_padding!r}")
     if history_encoder == "cnn":
       self.history_conv = k.layers.Conv1D(embedding_size, 3, padding="same",
                                           activation="relu",

@@ -52,6 +52,7 @@ class CTRBody(BuildByCall):
   def __init__(self, num_fields, embedding_size=8, num_dense=0,
                key_dtype=tf.int64, max_unique_ids=None, seed=None,
                **kwargs):
+    embedding_size = v.check_int("embedding_size", embedding_size, 1)
     self.num_dense = v.check_int("num_dense", num_dense, 0)
     self.seed = seed
     super().__init__(**kwargs)

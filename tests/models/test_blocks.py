@@ -133,6 +133,10 @@ def test_field_embedding_refuses_wrong_ids(zoo, ids, match):
     (lambda m: m.MMoE(4, expert_units=()), "expert_units"),
     (lambda m: m.TwoTower(1, 1, history_encoder="rnn"), "history_encoder"),
     (lambda m: m.TwoTower(1, 1, temperature=0), "temperature"),
+    (lambda m: m.TwoTower(0, 1), "user_fields"),
+    (lambda m: m.TwoTower(1, 200), "item_fields"),
+    (lambda m: m.TwoTower(1, 1, history_padding="x"), "history_padding"),
+    (lambda m: m.DeepFM(4, embedding_size=0), "embedding_size"),
 ])
 def test_bad_arguments_are_named(zoo, make, arg):
   with pytest.raises(tf.errors.InvalidArgumentError, match=arg):
