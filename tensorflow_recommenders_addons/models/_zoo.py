@@ -48,12 +48,16 @@ class CTRBody(BuildByCall):
   _KERAS = None
   _BLOCKS = None
   _width_extra = 0
+  _has_dropout = True
 
   def __init__(self, num_fields, embedding_size=8, num_dense=0,
                key_dtype=tf.int64, max_unique_ids=None, seed=None,
-               **kwargs):
+               hidden_units=None, dropout=0.0, **kwargs):
     embedding_size = v.check_int("embedding_size", embedding_size, 1)
     self.num_dense = v.check_int("num_dense", num_dense, 0)
+    self.hidden_units = None if hidden_units is None else \
+        _blocks.check_units("hidden_units", hidden_units)
+    self.dropout = _blocks.check_rate("dropout", dropout)
     self.seed = seed
     super().__init__(**kwargs)
     init = self._KERAS.initializers.RandomNormal(stddev=0.01, seed=seed)
@@ -69,6 +73,12 @@ class CTRBody(BuildByCall):
 
   def _seed(self, offset):
     return None if self.seed is None else self.seed + offset
+
+  def _mlp(self, units, offset, name):
+    """An MLP block of `units` with the model's dropout; seeded by
+    `seed + offset`."""
+    return self._BLOCKS["MLP"](units, dropout=self.dropout,
+                               seed=self._seed(offset), name=name)
 
   def _inputs(self, inputs):
     """`(rows [B, F, K + extra], dense [B, D] or None)`."""
@@ -107,12 +117,18 @@ class CTRBody(BuildByCall):
                   embedding_size=self.embedding_size,
                   num_dense=self.num_dense, key_dtype=self.key_dtype.name,
                   max_unique_ids=self.max_unique_ids, seed=self.seed)
+    if self.hidden_units is not None:
+      config["hidden_units"] = list(self.hidden_units)
+    if self._has_dropout:
+      config["dropout"] = self.dropout
     return config
 
 
 class LogisticRegressionBody(CTRBody):
   """Body of `LogisticRegression`: one weight per (field, id), a linear
   term over the dense features and a bias; `[B, 1]` click probability."""
+
+  _has_dropout = False
 
   def __init__(self, num_fields, num_dense=0, key_dtype=tf.int64,
                max_unique_ids=None, seed=None, **kwargs):
@@ -142,12 +158,9 @@ class DeepFMBody(CTRBody):
                hidden_units=(64, 32), dropout=0.0, key_dtype=tf.int64,
                max_unique_ids=None, seed=None, **kwargs):
     super().__init__(num_fields, embedding_size, num_dense, key_dtype,
-                     max_unique_ids, seed, **kwargs)
-    self.hidden_units = _blocks.check_units("hidden_units", hidden_units)
-    self.dropout = _blocks.check_rate("dropout", dropout)
+                     max_unique_ids, seed, hidden_units, dropout, **kwargs)
     self.fm = self._BLOCKS["FM"](name="fm")
-    self.deep = self._BLOCKS["MLP"](self.hidden_units, dropout=self.dropout,
-                                    seed=self._seed(1), name="deep")
+    self.deep = self._mlp(self.hidden_units, 1, "deep")
     self.deep_logit = self._KERAS.layers.Dense(1, name="deep_logit")
 
   def call(self, inputs, training=None):  # pylint: disable=arguments-differ
@@ -157,11 +170,6 @@ class DeepFMBody(CTRBody):
     logit = (self._linear(rows[:, :, 0], dense) + self.fm(factors) +
              self.deep_logit(deep))
     return tf.sigmoid(logit)
-
-  def get_config(self):
-    config = super().get_config()
-    config.update(hidden_units=list(self.hidden_units), dropout=self.dropout)
-    return config
 
 
 class FiBiNETBody(CTRBody):
@@ -176,17 +184,14 @@ class FiBiNETBody(CTRBody):
                hidden_units=(64, 32), dropout=0.0, key_dtype=tf.int64,
                max_unique_ids=None, seed=None, **kwargs):
     super().__init__(num_fields, embedding_size, num_dense, key_dtype,
-                     max_unique_ids, seed, **kwargs)
-    self.hidden_units = _blocks.check_units("hidden_units", hidden_units)
-    self.dropout = _blocks.check_rate("dropout", dropout)
+                     max_unique_ids, seed, hidden_units, dropout, **kwargs)
     self.senet = self._BLOCKS["SENET"](reduction_ratio, name="senet")
     self.reduction_ratio = self.senet.reduction_ratio
     self.bilinear_type = bilinear_type
     blocks = self._BLOCKS["BilinearInteraction"]
     self.bilinear = blocks(bilinear_type, name="bilinear")
     self.senet_bilinear = blocks(bilinear_type, name="senet_bilinear")
-    self.deep = self._BLOCKS["MLP"](self.hidden_units, dropout=self.dropout,
-                                    seed=self._seed(1), name="deep")
+    self.deep = self._mlp(self.hidden_units, 1, "deep")
     self.deep_logit = self._KERAS.layers.Dense(1, name="deep_logit")
 
   def call(self, inputs, training=None):  # pylint: disable=arguments-differ
@@ -201,8 +206,7 @@ class FiBiNETBody(CTRBody):
   def get_config(self):
     config = super().get_config()
     config.update(reduction_ratio=self.reduction_ratio,
-                  bilinear_type=self.bilinear_type,
-                  hidden_units=list(self.hidden_units), dropout=self.dropout)
+                  bilinear_type=self.bilinear_type)
     return config
 
 
@@ -215,14 +219,10 @@ class ESMMBody(CTRBody):
                hidden_units=(64, 32), dropout=0.0, key_dtype=tf.int64,
                max_unique_ids=None, seed=None, **kwargs):
     super().__init__(num_fields, embedding_size, num_dense, key_dtype,
-                     max_unique_ids, seed, **kwargs)
-    self.hidden_units = _blocks.check_units("hidden_units", hidden_units)
-    self.dropout = _blocks.check_rate("dropout", dropout)
-    mlp, dense = self._BLOCKS["MLP"], self._KERAS.layers.Dense
-    self.ctr_tower = mlp(self.hidden_units, dropout=self.dropout,
-                         seed=self._seed(1), name="ctr_tower")
-    self.cvr_tower = mlp(self.hidden_units, dropout=self.dropout,
-                         seed=self._seed(2), name="cvr_tower")
+                     max_unique_ids, seed, hidden_units, dropout, **kwargs)
+    dense = self._KERAS.layers.Dense
+    self.ctr_tower = self._mlp(self.hidden_units, 1, "ctr_tower")
+    self.cvr_tower = self._mlp(self.hidden_units, 2, "cvr_tower")
     self.ctr_logit = dense(1, name="ctr_logit")
     self.cvr_logit = dense(1, name="cvr_logit")
 
@@ -232,11 +232,6 @@ class ESMMBody(CTRBody):
     ctr = tf.sigmoid(self.ctr_logit(self.ctr_tower(x, training=training)))
     cvr = tf.sigmoid(self.cvr_logit(self.cvr_tower(x, training=training)))
     return {"ctr": ctr, "ctcvr": ctr * cvr}
-
-  def get_config(self):
-    config = super().get_config()
-    config.update(hidden_units=list(self.hidden_units), dropout=self.dropout)
-    return config
 
 
 class MMoEBody(CTRBody):
@@ -249,7 +244,7 @@ class MMoEBody(CTRBody):
                tower_units=(16,), dropout=0.0, key_dtype=tf.int64,
                max_unique_ids=None, seed=None, **kwargs):
     super().__init__(num_fields, embedding_size, num_dense, key_dtype,
-                     max_unique_ids, seed, **kwargs)
+                     max_unique_ids, seed, dropout=dropout, **kwargs)
     if isinstance(tasks, str) or not tasks or \
         not all(isinstance(t, str) and t for t in tasks) or \
         len(set(tasks)) != len(tasks):
@@ -259,17 +254,14 @@ class MMoEBody(CTRBody):
     self.num_experts = v.check_int("num_experts", num_experts, 1)
     self.expert_units = _blocks.check_units("expert_units", expert_units)
     self.tower_units = _blocks.check_units("tower_units", tower_units)
-    self.dropout = _blocks.check_rate("dropout", dropout)
     if not self.expert_units:
       raise v.invalid("expert_units: an expert needs at least one layer")
-    mlp, dense = self._BLOCKS["MLP"], self._KERAS.layers.Dense
-    self.experts = [mlp(self.expert_units, dropout=self.dropout,
-                        seed=self._seed(10 + i), name=f"expert_{i}")
+    dense = self._KERAS.layers.Dense
+    self.experts = [self._mlp(self.expert_units, 10 + i, f"expert_{i}")
                     for i in range(self.num_experts)]
     self.gates = [dense(self.num_experts, activation="softmax",
                         name=f"gate_{t}") for t in self.tasks]
-    self.towers = [mlp(self.tower_units, dropout=self.dropout,
-                       seed=self._seed(30 + i), name=f"tower_{t}")
+    self.towers = [self._mlp(self.tower_units, 30 + i, f"tower_{t}")
                    for i, t in enumerate(self.tasks)]
     self.heads = [dense(1, activation="sigmoid", name=f"head_{t}")
                   for t in self.tasks]
@@ -290,5 +282,5 @@ class MMoEBody(CTRBody):
     config = super().get_config()
     config.update(tasks=list(self.tasks), num_experts=self.num_experts,
                   expert_units=list(self.expert_units),
-                  tower_units=list(self.tower_units), dropout=self.dropout)
+                  tower_units=list(self.tower_units))
     return config
