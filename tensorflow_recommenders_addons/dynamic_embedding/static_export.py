@@ -23,11 +23,16 @@ from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation 
 _ACTIVE = threading.local()
 
 
+def frozen_table(layer):
+  """`layer`'s FrozenTable while a model is being exported, else None."""
+  tables = getattr(_ACTIVE, "tables", None)
+  return tables.get(id(layer)) if tables else None
+
+
 def frozen_rows(layer, ids):
   """The rows of `ids` from `layer`'s frozen table while a model is being
   exported, else None (the layer reads its `de.Variable`)."""
-  tables = getattr(_ACTIVE, "tables", None)
-  frozen = tables.get(id(layer)) if tables else None
+  frozen = frozen_table(layer)
   if frozen is None:
     return None
   if isinstance(ids, tf.RaggedTensor):
@@ -52,6 +57,8 @@ class FrozenTable(tf.Module):
     self.size = len(keys)
     if key_dtype == tf.string:
       order = np.arange(self.size)
+      self._string_keys = np.asarray(keys, object)
+      self.field_tables = {}  # field -> raw id table (index_in_field)
       # (A hash table cannot be empty; no keys: every id reads row 0.)
       self._table = None if not self.size else tf.lookup.StaticHashTable(
           tf.lookup.KeyValueTensorInitializer(
@@ -85,6 +92,26 @@ class FrozenTable(tf.Module):
   def rows(self, ids):
     """Rows `ids.shape + [dim]`."""
     return tf.gather(self.matrix, self.index(ids))
+
+  def index_in_field(self, raw_ids, field):
+    """Row positions of string ids of one field of a FieldEmbedding, whose
+    keys are `b"<field>:<id>"`: looked up by the raw id in a table of that
+    field's keys (built on first use), so the model needs no `StringJoin`,
+    which TFLite lacks."""
+    key = str(field)
+    if key not in self.field_tables:
+      prefix = f"{field}:".encode()
+      mine = [i for i, k in enumerate(self._string_keys)
+              if bytes(k).startswith(prefix)]
+      if not mine:
+        return tf.fill(tf.shape(raw_ids), tf.constant(self.size, tf.int64))
+      raw = [bytes(self._string_keys[i])[len(prefix):] for i in mine]
+      with tf.init_scope():
+        self.field_tables[key] = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant(raw, tf.string), tf.constant(mine, tf.int64)),
+            default_value=self.size)
+    return self.field_tables[key].lookup(raw_ids)
 
 
 def _embedding_layers(model):

@@ -12,6 +12,7 @@ import itertools
 
 import tensorflow as tf
 
+from tensorflow_recommenders_addons.dynamic_embedding import static_export
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 
 # FieldEmbedding keeps the fields of integer ids apart in one table by
@@ -74,9 +75,7 @@ class FieldEmbeddingBody:
         self.embedding_size, key_dtype=table_key, initializer=initializer,
         name=f"{self.name}_table", **extra)
 
-  def keys(self, ids, field=None):
-    """The table keys of `ids`: `[B, F]` ids of every field, or ids of any
-    shape all of field `field`."""
+  def _checked(self, ids, field):
     ids = tf.convert_to_tensor(ids)
     if ids.dtype != self.key_dtype:
       raise v.invalid(f"ids: layer {self.name!r} has key_dtype "
@@ -86,6 +85,12 @@ class FieldEmbeddingBody:
         ids.shape[1] not in (None, self.num_fields)):
       raise v.invalid(f"ids: layer {self.name!r} needs [batch, "
                       f"{self.num_fields}] ids, got shape {ids.shape}")
+    return ids
+
+  def keys(self, ids, field=None):
+    """The table keys of `ids`: `[B, F]` ids of every field, or ids of any
+    shape all of field `field`."""
+    ids = self._checked(ids, field)
     fields = range(self.num_fields) if field is None else [field]
     if self.key_dtype == tf.string:
       prefixes = tf.constant([f"{f}:" for f in fields])
@@ -98,8 +103,26 @@ class FieldEmbeddingBody:
     with tf.control_dependencies([check]):
       return ids + offsets
 
+  def rows(self, ids, field=None):
+    """Rows `ids.shape + [embedding_size]` of `[B, F]` ids of every field,
+    or of ids of any shape all of field `field`."""
+    frozen = static_export.frozen_table(self.embedding)
+    if frozen is None or self.key_dtype != tf.string:
+      return self.embedding(self.keys(ids, field))
+    # Exporting string ids (de.export_static): look each field's raw ids
+    # up in that field's own table, not "<field>:<id>" keys (StringJoin is
+    # not a TFLite op).
+    ids = self._checked(ids, field)
+    if field is None:
+      index = tf.stack([frozen.index_in_field(ids[:, f], f)
+                        for f in range(self.num_fields)], axis=1)
+    else:
+      index = frozen.index_in_field(ids, field)
+    rows = tf.gather(frozen.matrix, index)
+    return tf.cast(rows, self.embedding.compute_dtype)
+
   def call(self, ids):  # pylint: disable=arguments-differ
-    return self.embedding(self.keys(ids))
+    return self.rows(ids)
 
   def get_config(self):
     config = super().get_config()

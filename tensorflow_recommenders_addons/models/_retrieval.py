@@ -11,6 +11,7 @@ the history ids are item ids of item field 0, looked up in the same call.
 
 import tensorflow as tf
 
+from tensorflow_recommenders_addons.dynamic_embedding import static_export
 from tensorflow_recommenders_addons.dynamic_embedding.tables import _validation as v
 from tensorflow_recommenders_addons.models import _blocks
 from tensorflow_recommenders_addons.models import _zoo
@@ -107,9 +108,12 @@ class TwoTowerBody(_zoo.BuildByCall):
     None), read in one call of the item table (a Keras 3 table trains
     through one lookup per step)."""
     table = self.item_embedding
-    keys = table.keys(items)
     if history is None:
-      return table.embedding(keys), None
+      return table.rows(items), None
+    if static_export.frozen_table(table.embedding) is not None:
+      # Exporting: nothing trains, and string ids need the per-field path.
+      return table.rows(items), table.rows(history, field=0)
+    keys = table.keys(items)
     hkeys = table.keys(history, field=0)
     n = tf.size(keys)
     both = table.embedding(tf.concat([tf.reshape(keys, [-1]),
@@ -169,8 +173,7 @@ class TwoTowerBody(_zoo.BuildByCall):
     self._check(inputs, self._query_needs())
     history_rows = None
     if self.history_encoder:
-      history_rows = self.item_embedding.embedding(
-          self.item_embedding.keys(inputs["history"], field=0))
+      history_rows = self.item_embedding.rows(inputs["history"], field=0)
     return self._query(inputs, history_rows, False)
 
   def candidate_embedding(self, items):

@@ -202,3 +202,49 @@ def test_next_item_tflite_gives_the_tf_top_k(next_item, encoder):
   size = os.path.getsize(result["path"])
   assert size == result["bytes"]
   assert 30_000 < size < 400_000, size
+
+
+def test_string_field_models_export_to_tflite(zoo):
+  # FieldEmbedding's string keys are "<field>:<id>"; the export looks each
+  # field's raw ids up in a table of its own (TFLite has no StringJoin).
+  model = zoo.models.DeepFM(4, embedding_size=4, key_dtype=tf.string,
+                            hidden_units=(4,), seed=1)
+  ids = X["categorical"][:64].astype(str).astype(object)
+  ids[:, 3] = "same"  # one raw id in a field of its own
+  model.compile(zoo.adam(0.05), loss="binary_crossentropy")
+  model.fit({"categorical": tf.constant(ids)}, np.ones((64, 1)),
+            batch_size=64, epochs=1, verbose=0)
+  static = de.export_static(model, input_signature={
+      "categorical": tf.TensorSpec([None, 4], tf.string)})
+  want = model({"categorical": tf.constant(ids)}).numpy()
+  got = _lite(static, {"categorical": ids.astype(bytes)})
+  np.testing.assert_allclose(next(iter(got.values())), want, atol=1e-5)
+  # "same" is a field-3 id only: in field 0 it is unseen (the default row).
+  unseen = ids[:1].copy()
+  unseen[0, 0] = "same"
+  np.testing.assert_allclose(
+      static({"categorical": tf.constant(unseen)}).numpy(),
+      next(iter(_lite(static, {"categorical": unseen.astype(bytes)})
+                .values())), atol=1e-6)
+
+
+def test_string_two_tower_query_exports_to_tflite():
+  from tensorflow_recommenders_addons.models import keras3 as zoo3  # pylint: disable=import-outside-toplevel
+  rng = np.random.default_rng(2)
+  x = {"user": rng.integers(1, 9, (64, 1)).astype(str).astype(object),
+       "item": rng.integers(1, 20, (64, 1)).astype(str).astype(object),
+       "history": rng.integers(1, 20, (64, 3)).astype(str).astype(object)}
+  model = zoo3.TwoTower(1, 1, embedding_size=4, tower_units=(4,),
+                        history_encoder="bow", key_dtype=tf.string, seed=1)
+  model.compile(de.DynamicEmbeddingOptimizer(keras.optimizers.Adam(0.05)))
+  model.fit({k: tf.constant(v) for k, v in x.items()}, batch_size=64,
+            epochs=1, verbose=0)
+  query = {k: x[k] for k in ("user", "history")}
+  static = de.export_static(
+      model, input_signature={"user": tf.TensorSpec([None, 1], tf.string),
+                              "history": tf.TensorSpec([None, 3], tf.string)},
+      serving_fn=lambda m, q: m.query_embedding(q))
+  want = model.query_embedding({k: tf.constant(v)
+                                for k, v in query.items()}).numpy()
+  got = _lite(static, {k: v.astype(bytes) for k, v in query.items()})
+  np.testing.assert_allclose(next(iter(got.values())), want, atol=1e-5)
