@@ -8,7 +8,7 @@ vector searched by an unrolled binary search (ceil(log2(n + 1)) gather /
 compare / select steps, ops every TFLite runtime has); for string ids a
 `tf.lookup.StaticHashTable` (TFLite's builtin string -> int64 hash table).
 The model's function is traced once with every layer reading its frozen
-table instead of its `de.Variable` (`FrozenTable.active`), so the traced
+table instead of its `de.Variable` (`active`), so the traced
 graph holds no `TFRA>` op; `StaticModel` checks that it holds none.
 """
 
@@ -57,13 +57,12 @@ class FrozenTable(tf.Module):
     self.size = len(keys)
     if key_dtype == tf.string:
       order = np.arange(self.size)
-      self._string_keys = np.asarray(keys, object)
-      self.field_tables = {}  # field -> raw id table (index_in_field)
-      # (A hash table cannot be empty; no keys: every id reads row 0.)
-      self._table = None if not self.size else tf.lookup.StaticHashTable(
-          tf.lookup.KeyValueTensorInitializer(
-              tf.constant(keys, tf.string),
-              tf.constant(order, tf.int64)), default_value=self.size)
+      self._string_keys = np.asarray([bytes(k) for k in keys], object)
+      # Hash tables, built on first use (a model reads its string ids
+      # either as whole keys or, a FieldEmbedding's, by field): "" for the
+      # whole keys, str(field) for one field's raw ids.
+      self.hash_tables = {}
+      self._by_field = None
     else:
       order = np.argsort(keys, kind="stable")
       self._keys = tf.constant(np.asarray(keys, np.int64)[order])
@@ -76,7 +75,7 @@ class FrozenTable(tf.Module):
     if n == 0:
       return tf.zeros(tf.shape(ids), tf.int64)
     if self.key_dtype == tf.string:
-      return self._table.lookup(ids)
+      return self._hash_table("", self._string_keys, range(n)).lookup(ids)
     ids = tf.cast(ids, tf.int64)
     # lo = how many keys are < id, by binary search on the sorted keys.
     lo = tf.zeros_like(ids)
@@ -93,67 +92,46 @@ class FrozenTable(tf.Module):
     """Rows `ids.shape + [dim]`."""
     return tf.gather(self.matrix, self.index(ids))
 
+  def _hash_table(self, name, keys, positions):
+    """The StaticHashTable `name` of `keys` -> `positions` (made once, in
+    the eager context even while a function is traced)."""
+    if name not in self.hash_tables:
+      with tf.init_scope():
+        self.hash_tables[name] = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant(list(keys), tf.string),
+                tf.constant(list(positions), tf.int64)),
+            default_value=self.size)
+    return self.hash_tables[name]
+
   def index_in_field(self, raw_ids, field):
     """Row positions of string ids of one field of a FieldEmbedding, whose
     keys are `b"<field>:<id>"`: looked up by the raw id in a table of that
-    field's keys (built on first use), so the model needs no `StringJoin`,
-    which TFLite lacks."""
-    key = str(field)
-    if key not in self.field_tables:
-      prefix = f"{field}:".encode()
-      mine = [i for i, k in enumerate(self._string_keys)
-              if bytes(k).startswith(prefix)]
-      if not mine:
-        return tf.fill(tf.shape(raw_ids), tf.constant(self.size, tf.int64))
-      raw = [bytes(self._string_keys[i])[len(prefix):] for i in mine]
-      with tf.init_scope():
-        self.field_tables[key] = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(
-                tf.constant(raw, tf.string), tf.constant(mine, tf.int64)),
-            default_value=self.size)
-    return self.field_tables[key].lookup(raw_ids)
+    field's keys, so the model needs no `StringJoin`, which TFLite lacks."""
+    if self._by_field is None:
+      # One pass over the keys: field -> (raw ids, positions), as numpy
+      # arrays (a tf.Module would wrap lists for tracking).
+      groups = {}
+      for position, key in enumerate(self._string_keys):
+        prefix, _, raw = key.partition(b":")
+        groups.setdefault(prefix.decode(), []).append((raw, position))
+      self._by_field = {
+          f: (np.array([r for r, _ in g], object), np.array([p for _, p in g]))
+          for f, g in groups.items()}
+    if str(field) not in self._by_field:
+      return tf.fill(tf.shape(raw_ids), tf.constant(self.size, tf.int64))
+    return self._hash_table(str(field),
+                            *self._by_field[str(field)]).lookup(raw_ids)
 
 
 def _embedding_layers(model):
-  """Every de.keras.layers embedding layer in `model`, once each."""
+  """Every de.keras.layers embedding layer in `model`, once each, found
+  through the object graph that checkpoints save (both Kerases track their
+  sublayers in it)."""
   # pylint: disable=import-outside-toplevel
   from tensorflow_recommenders_addons.dynamic_embedding.keras.layers import _base
-  found, seen = [], set()
-
-  def visit(obj, depth):
-    if id(obj) in seen or depth > 64:
-      return
-    seen.add(id(obj))
-    if isinstance(obj, _base.EmbeddingBase):
-      found.append(obj)
-      return
-    for child in _children(obj):
-      visit(child, depth + 1)
-
-  visit(model, 0)
-  return found
-
-
-def _is_layer(obj):
-  # Checked on the type: reading a property of a tracking wrapper can fail.
-  kind = type(obj)
-  return all(hasattr(kind, a) for a in ("get_config", "compute_output_shape",
-                                        "trainable_weights"))
-
-
-def _children(obj):
-  """The layers held by `obj`'s attributes (directly, in lists or dicts)."""
-  children = []
-  for value in vars(obj).values():
-    if isinstance(value, dict):
-      items = list(value.values())
-    elif isinstance(value, (list, tuple)):
-      items = list(value)
-    else:
-      items = [value]
-    children.extend(x for x in items if not isinstance(
-        x, (list, tuple, dict)) and _is_layer(x))
-  return children
+  return [obj for obj in tf.train.TrackableView(model).descendants()
+          if isinstance(obj, _base.EmbeddingBase)]
 
 
 def _chosen(layer, top_n, since):
