@@ -34,10 +34,7 @@ def check_units(arg, units):
 
 def check_rate(arg, rate):
   """`rate` as a float in [0, 1)."""
-  if isinstance(rate, bool) or not isinstance(rate, (int, float)) or \
-      not 0 <= rate < 1:
-    raise v.invalid(f"{arg}: must be a number in [0, 1), got {rate!r}")
-  return float(rate)
+  return v.check_number(arg, rate, 0, 1, low_closed=True)
 
 
 def _initializer_config(keras, initializer):
@@ -238,10 +235,7 @@ class DiceBody:
   _KERAS = None
 
   def __init__(self, epsilon=1e-8, momentum=0.99, **kwargs):
-    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or \
-        epsilon <= 0:
-      raise v.invalid(f"epsilon: must be a number > 0, got {epsilon!r}")
-    self.epsilon = float(epsilon)
+    self.epsilon = v.check_number("epsilon", epsilon, 0)
     self.momentum = check_rate("momentum", momentum)
     super().__init__(**kwargs)
     self.norm = self._KERAS.layers.BatchNormalization(

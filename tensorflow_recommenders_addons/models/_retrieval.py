@@ -38,10 +38,7 @@ class TwoTowerBody(_zoo.BuildByCall):
     if history_encoder not in HISTORY_ENCODERS:
       raise v.invalid(f"history_encoder: must be one of {HISTORY_ENCODERS}, "
                       f"got {history_encoder!r}")
-    if isinstance(temperature, bool) or \
-        not isinstance(temperature, (int, float)) or temperature <= 0:
-      raise v.invalid(f"temperature: must be a number > 0, got "
-                      f"{temperature!r}")
+    temperature = v.check_number("temperature", temperature, 0)
     self.tower_units = _blocks.check_units("tower_units", tower_units)
     if not self.tower_units:
       raise v.invalid("tower_units: a tower needs at least one layer")

@@ -118,12 +118,9 @@ def synthetic_ctr(num_examples, num_fields=26, num_dense=13,
   num_dense = v.check_int("num_dense", num_dense, 0)
   vocabulary_size = v.check_int("vocabulary_size", vocabulary_size, 10)
   latent_dim = v.check_int("latent_dim", latent_dim, 1)
-  for arg, value in (("zipf_exponent", zipf_exponent), ("ctr", ctr),
-                     ("cvr", cvr)):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-        value <= 0 or (arg != "zipf_exponent" and value >= 1):
-      bound = "> 0" if arg == "zipf_exponent" else "in (0, 1)"
-      raise v.invalid(f"{arg}: must be a number {bound}, got {value!r}")
+  v.check_number("zipf_exponent", zipf_exponent, 0)
+  v.check_number("ctr", ctr, 0, 1)
+  v.check_number("cvr", cvr, 0, 1)
   rng = np.random.default_rng(seed)
   vocabularies = [max(10, vocabulary_size >> (f % 8))
                   for f in range(num_fields)]

@@ -36,6 +36,21 @@ def check_int(arg, value, minimum, maximum=None):
   return number
 
 
+def check_number(arg, value, low, high=None, low_closed=False):
+  """Returns `value` as a float in (low, high), or [low, high) with
+  `low_closed` (no upper bound when `high` is None). Python ints and floats
+  pass; bools and strings are refused."""
+  real = isinstance(value, (int, float)) and not isinstance(value, bool)
+  if not real or not (value >= low if low_closed else value > low) or \
+      (high is not None and not value < high):
+    if high is None:
+      bound = f"{'>=' if low_closed else '>'} {low}"
+    else:
+      bound = f"in {'[' if low_closed else '('}{low}, {high})"
+    raise invalid(f"{arg}: must be a number {bound}, got {value!r}")
+  return float(value)
+
+
 def check_dtype(arg, dtype, allowed):
   """Returns `dtype` as a tf.DType if it is one of `allowed`."""
   try:
