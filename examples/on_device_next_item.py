@@ -48,26 +48,12 @@ def train(encoder, d, epochs, seed=1):
   return model
 
 
-def top_k_fn(items, candidates):
-  """`fn(model, inputs)`: the top-K items and scores of each query."""
-  items = tf.constant(items)
-  candidates = tf.constant(candidates)
-
-  def fn(model, inputs):
-    scores = tf.matmul(model.query_embedding(inputs), candidates,
-                       transpose_b=True)
-    top = tf.math.top_k(scores, TOP_K)
-    return {"items": tf.gather(items, top.indices), "scores": top.values}
-  return fn
-
-
 def _known(model, inputs):
   """The examples of `inputs` whose user and history ids are in the
   model's tables."""
-  def keys(fields):
-    return fields.embedding.params.export()[0].numpy()
-  ok = np.isin(inputs["user"][:, 0], keys(model.user_embedding)) & \
-      np.isin(inputs["history"], keys(model.item_embedding)).all(axis=1)
+  ok = (model.user_embedding.holds(inputs["user"]).numpy().all(axis=1) &
+        model.item_embedding.holds(inputs["history"], field=0).numpy()
+        .all(axis=1))
   return {k: v[ok] for k, v in inputs.items()}
 
 
@@ -89,9 +75,9 @@ def run(out_dir, encoders=("bow", "cnn", "lstm"), num_examples=6000,
   results = {}
   for encoder in encoders:
     model = train(encoder, train_part, epochs)
-    items = d["items"]
-    candidates = model.candidate_embedding(items[:, None]).numpy()
-    fn = top_k_fn(items, candidates)
+    items = tf.constant(d["items"])
+    candidates = model.candidate_embedding(d["items"][:, None])
+    fn = lambda m, q: m.top_k(q, items, candidates, TOP_K)  # noqa: E731
     held_out = _known(model, held_out)
     want = {k: v.numpy() for k, v in fn(model, held_out).items()}
     static = de.export_static(model, input_signature=signature,

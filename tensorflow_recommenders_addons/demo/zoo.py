@@ -124,12 +124,8 @@ def _twotower(options, say):
                            "baseline_auc": both(score(d["item"][cut:]),
                                                 score(neg))}}
   items = tf.constant(d["items"])
-  candidates = tf.constant(cand(d["items"][:, None]))
-
-  def top10(m, inputs):
-    top = tf.math.top_k(tf.matmul(m.query_embedding(inputs), candidates,
-                                  transpose_b=True), 10)
-    return {"items": tf.gather(items, top.indices), "scores": top.values}
+  candidates = model.candidate_embedding(d["items"][:, None])
+  top10 = lambda m, inputs: m.top_k(inputs, items, candidates)  # noqa: E731
 
   signature = {"user": tf.TensorSpec([None, 1], tf.int64),
                "history": tf.TensorSpec([None, 10], tf.int64)}
@@ -141,16 +137,12 @@ def _twotower(options, say):
 def _known(model, probe):
   """The probe examples all of whose ids the model's tables hold (other
   ids read the exported default row, not a fresh initializer row)."""
-  ok = np.ones(len(next(iter(probe.values()))), bool)
   if "categorical" in probe:
-    table = model.fields
-    keys = table.keys(probe["categorical"]).numpy()
-    ok &= np.isin(keys, table.embedding.params.export()[0].numpy()).all(1)
+    ok = model.fields.holds(probe["categorical"]).numpy().all(1)
   else:
-    for key, table in (("user", model.user_embedding),
-                       ("history", model.item_embedding)):
-      held = table.embedding.params.export()[0].numpy()
-      ok &= np.isin(probe[key], held).all(1)
+    ok = (model.user_embedding.holds(probe["user"]).numpy().all(1) &
+          model.item_embedding.holds(probe["history"], field=0).numpy()
+          .all(1))
   return {k: v[ok] for k, v in probe.items()}
 
 

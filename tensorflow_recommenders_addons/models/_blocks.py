@@ -100,6 +100,12 @@ class FieldEmbeddingBody:
     with tf.control_dependencies([check]):
       return ids + offsets
 
+  def holds(self, ids, field=None):
+    """Whether the table holds a row for each id (bool, shaped like
+    `ids`): ids it does not hold read initializer rows."""
+    keys = self.keys(ids, field)
+    return self.embedding.params.lookup(keys, return_exists=True)[1]
+
   def rows(self, ids, field=None):
     """Rows `ids.shape + [embedding_size]` of `[B, F]` ids of every field,
     or of ids of any shape all of field `field`."""

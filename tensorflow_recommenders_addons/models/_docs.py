@@ -343,7 +343,8 @@ DOCS = {
   Returns:
     Calling the model returns `{{"query": [B, d], "candidate": [B, d]}}`;
     `query_embedding(inputs)` and `candidate_embedding(items)` compute one
-    side.
+    side; `top_k(inputs, candidate_ids, candidates, k)` ranks candidates
+    (a `serving_fn` for `de.export_static`).
 
   Raises:
     tf.errors.InvalidArgumentError: a bad argument, naming it; inputs

@@ -173,6 +173,17 @@ class TwoTowerBody(_zoo.BuildByCall):
       history_rows = self.item_embedding.rows(inputs["history"], field=0)
     return self._query(inputs, history_rows, False)
 
+  def top_k(self, inputs, candidate_ids, candidates, k=10):
+    """The `k` best candidates of each query: `{"items": [B, k] ids,
+    "scores": [B, k]}`, scoring `candidates` `[N, d]` (candidate vectors
+    of `candidate_ids` `[N]`) by inner product; a `serving_fn` for
+    `de.export_static`."""
+    scores = tf.matmul(self.query_embedding(inputs), candidates,
+                       transpose_b=True)
+    top = tf.math.top_k(scores, k)
+    return {"items": tf.gather(candidate_ids, top.indices),
+            "scores": top.values}
+
   def candidate_embedding(self, items):
     """Candidate vectors `[B, d]` of item ids `[B, item_fields]`."""
     return self._candidate(self.item_embedding(items), False)

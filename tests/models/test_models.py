@@ -136,3 +136,32 @@ def test_string_ids_train(zoo):
   assert losses[-1] < losses[0]
   assert int(model.fields.embedding.params.size()) == len(
       {(f, i) for row in CTR_X["categorical"] for f, i in enumerate(row)})
+
+
+def test_two_tower_top_k_ranks_every_candidate(zoo):
+  model = zoo.models.TwoTower(1, 1, embedding_size=4, tower_units=(4,),
+                              seed=1)
+  ids = np.arange(1, 31, dtype=np.int64)
+  candidates = model.candidate_embedding(ids[:, None])
+  query = {"user": np.arange(1, 6, dtype=np.int64)[:, None]}
+  # Held rows: an unseen id would read a fresh random row on each call.
+  users = model.user_embedding
+  users.embedding.params.upsert(users.keys(query["user"]),
+                                RNG.normal(size=(5, 1, 4)).astype(np.float32))
+  got = model.top_k(query, tf.constant(ids), candidates, k=3)
+  scores = model.query_embedding(query).numpy() @ candidates.numpy().T
+  order = np.argsort(-scores, axis=1)[:, :3]
+  np.testing.assert_array_equal(got["items"].numpy(), ids[order])
+  np.testing.assert_allclose(got["scores"].numpy(),
+                             np.take_along_axis(scores, order, 1), rtol=1e-6)
+
+
+def test_field_embedding_holds_only_written_ids(zoo):
+  model = _ctr(zoo, "DeepFM")
+  fields = model.fields
+  ids = np.array([[1, 2, 3], [1, 5, 6]], np.int64)
+  fields.embedding.params.upsert(fields.keys(ids[:1]), np.zeros((1, 3, 5)))
+  assert fields.holds(ids).numpy().tolist() == [[True] * 3,
+                                                [True, False, False]]
+  assert fields.holds(np.array([1, 2]), field=0).numpy().tolist() == [
+      True, False]
